@@ -1,0 +1,45 @@
+"""The local hosts' base image: a debootstrap'd Debian 12 with systemd and sshd, cached as a tarball."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra_ops.local.network import run
+
+SUITE = "bookworm"
+PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,ca-certificates"
+#: Bump when PACKAGES or the build changes so stale caches are rebuilt.
+IMAGE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HYDRA_CACHE_DIR", "/var/cache/hydra-ops"))
+
+
+def ensure_base(log: Callable[[str], object] = print) -> Path:
+    """Return the cached base tarball, building it with debootstrap the first time (about a minute)."""
+    tarball = cache_dir() / f"{SUITE}-base-v{IMAGE_VERSION}.tar"
+    if tarball.exists():
+        return tarball
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building base image {tarball.name} with debootstrap (cached afterwards)")
+    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
+        root = Path(tmp) / "root"
+        run("debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(root))
+        # The apt cache is dead weight in every copy; host keys are made per host at provision time.
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        partial = tarball.with_suffix(".partial")
+        run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
+        partial.replace(tarball)
+    return tarball
+
+
+def unpack(tarball: Path, root: Path) -> None:
+    """Unpack the base image into a host's root directory."""
+    root.mkdir(parents=True)
+    run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-xf", str(tarball))

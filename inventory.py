@@ -1,0 +1,21 @@
+"""The real Hydra cluster (addresses from the seeds). Tunables live in group_data/.
+
+Run as `pyinfra inventory.py deploys/compute.py`. SSH user and key come from the environment so that no operator's
+path is committed: HYDRA_SSH_USER (default root), HYDRA_SSH_KEY (default: ssh-agent / ~/.ssh), HYDRA_SSH_PORT.
+Every module-level list here becomes a pyinfra group, so helpers start with an underscore.
+"""
+
+import os
+
+_ssh = {
+    "ssh_user": os.environ.get("HYDRA_SSH_USER", "root"),
+    "ssh_port": int(os.environ.get("HYDRA_SSH_PORT", "22")),
+    # Real hosts are checked against known_hosts; never trust on first use silently.
+    "ssh_strict_host_key_checking": "yes",
+}
+if os.environ.get("HYDRA_SSH_KEY"):
+    _ssh["ssh_key"] = os.environ["HYDRA_SSH_KEY"]
+
+ai = [("hydra-ai", {"ssh_hostname": "192.168.1.250", **_ssh})]
+compute = [("hydra-compute", {"ssh_hostname": "192.168.1.203", **_ssh})]
+storage = [("hydra-storage", {"ssh_hostname": "192.168.1.244", **_ssh})]
