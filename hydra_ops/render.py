@@ -1,0 +1,23 @@
+"""Render templates/ with jinja2: StrictUndefined, so a missing variable is an error, never an empty string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from hydra_ops import TEMPLATES
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,  # noqa: S701 - unit files and nginx configs, not HTML
+)
+
+
+def render(name: str, **context: Any) -> str:
+    """Render templates/<name> with the given variables."""
+    return _env.get_template(name).render(**context)

@@ -1,0 +1,192 @@
+"""Validate group data before any host is touched: every problem is listed at once, in the data's own words."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyinfra.api.exceptions import PyinfraError
+
+DURATION = re.compile(r"^\d+(ms|s|m|h|d)?$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+MODEL = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
+LB_METHODS = ("least_conn", "round_robin", "ip_hash")
+
+
+class ValidationError(PyinfraError):
+    """Group data that cannot be deployed; the message lists every problem found."""
+
+    def __init__(self, host: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid group data for {host} (nothing was changed):\n{lines}")
+
+
+@dataclass(frozen=True)
+class OllamaInstance:
+    gpu: int
+    port: int
+
+    @property
+    def unit(self) -> str:
+        return f"ollama@{self.port}.service"
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """hydra-compute's validated settings (G1 + G2), read from group data."""
+
+    data: Mapping[str, Any]
+    instances: tuple[OllamaInstance, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        return self.data[name]
+
+
+class _Checker:
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data, self.problems = data, []
+
+    def get(self, key: str) -> Any:
+        if key not in self.data:
+            self.problems.append(f"{key}: missing (set it in group_data)")
+            return None
+        return self.data[key]
+
+    def int_range(self, key: str, lo: int, hi: int) -> None:
+        value = self.get(key)
+        if value is not None and (not _is_int(value) or not lo <= value <= hi):
+            self.problems.append(f"{key}: {value!r} is not an integer in {lo}..{hi}")
+
+    def match(self, key: str, pattern: re.Pattern[str], what: str) -> None:
+        value = self.get(key)
+        if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+            self.problems.append(f"{key}: {value!r} is not {what}")
+
+    def address(self, key: str) -> None:
+        value = self.get(key)
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            self.problems.append(f"{key}: {value!r} is not an IP address")
+
+    def path(self, key: str) -> None:
+        value = self.get(key)
+        if value is not None and (not isinstance(value, str) or not value.startswith("/") or "\n" in value):
+            self.problems.append(f"{key}: {value!r} is not an absolute path")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> ComputeConfig:
+    """Check G1/G2 group data; raise ValidationError naming every bad key, or return the typed config."""
+    c = _Checker(data)
+    c.match("ollama_version", re.compile(r"^[0-9A-Za-z._-]+$"), "a version label")
+    url = c.get("ollama_release_url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
+        c.problems.append(f"ollama_release_url: {url!r} is not an http(s) URL")
+    c.match("ollama_release_sha256", SHA256, "a sha256 (64 lowercase hex digits)")
+    for key in ("ollama_install_root", "ollama_models_dir"):
+        c.path(key)
+    c.match("ollama_user", re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a user name")
+    c.address("ollama_bind_address")
+    c.match("ollama_keep_alive", re.compile(r"^-?\d+(ms|s|m|h)?$"), "a duration like 30m")
+    c.int_range("ollama_num_parallel", 1, 256)
+    c.int_range("ollama_max_loaded_models", 1, 64)
+    c.int_range("ollama_ready_timeout", 1, 3600)
+    if not isinstance(c.get("ollama_flash_attention"), bool):
+        c.problems.append(f"ollama_flash_attention: {data.get('ollama_flash_attention')!r} is not true/false")
+    models = c.get("ollama_models")
+    if models is not None:
+        if not isinstance(models, list):
+            c.problems.append(f"ollama_models: {models!r} is not a list")
+        else:
+            c.problems += [f"ollama_models: {m!r} is not a model name like qwen2.5:7b"
+                           for m in models if not isinstance(m, str) or not MODEL.match(m)]
+    env = c.get("ollama_extra_env")
+    if env is not None:
+        if not isinstance(env, dict):
+            c.problems.append(f"ollama_extra_env: {env!r} is not a mapping")
+        else:
+            c.problems += [f"ollama_extra_env: {k!r} is not an environment variable name"
+                           for k in env if not isinstance(k, str) or not ENV_NAME.match(k)]
+            c.problems += [f"ollama_extra_env: value of {k} must be a single-line string"
+                           for k, v in env.items() if not isinstance(v, str) or "\n" in v]
+    c.match("ollama_legacy_unit", re.compile(r"^[\w@.-]+\.service$"), "a systemd service name")
+    instances = _instances(c)
+
+    c.int_range("lb_port", 1, 65535)
+    c.address("lb_listen_address")
+    c.path("lb_config_path")
+    method = c.get("lb_method")
+    if method is not None and method not in LB_METHODS:
+        c.problems.append(f"lb_method: {method!r} is not one of {', '.join(LB_METHODS)}")
+    c.int_range("lb_keepalive", 1, 10000)
+    c.int_range("lb_max_fails", 0, 100)
+    c.int_range("lb_next_upstream_tries", 0, 100)
+    for key in ("lb_fail_timeout", "lb_proxy_connect_timeout", "lb_proxy_read_timeout", "lb_proxy_send_timeout"):
+        c.match(key, DURATION, "an nginx time like 600s")
+    c.match("lb_client_max_body_size", re.compile(r"^\d+[kKmMgG]?$"), "an nginx size like 64m")
+    c.match("lb_upstream_host_header", re.compile(r"^[A-Za-z0-9.:\[\]-]+$"), "a host name or address")
+    extra = c.get("lb_extra_directives")
+    if extra is not None and (not isinstance(extra, list) or not all(isinstance(d, str) for d in extra)):
+        c.problems.append(f"lb_extra_directives: {extra!r} is not a list of strings")
+    elif extra and any("{" in d or "}" in d or "\n" in d for d in extra):
+        c.problems.append("lb_extra_directives: entries must be single directives (no braces or newlines)")
+    lb_port = data.get("lb_port")
+    if any(i.port == lb_port for i in instances):
+        c.problems.append(f"lb_port: {lb_port} is also an Ollama instance's port")
+
+    if c.problems:
+        raise ValidationError(host, c.problems)
+    return ComputeConfig(data=data, instances=tuple(instances))
+
+
+def _instances(c: _Checker) -> list[OllamaInstance]:
+    raw = c.get("ollama_instances")
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not raw:
+        c.problems.append(f"ollama_instances: {raw!r} is not a non-empty list of {{gpu, port}}")
+        return []
+    out: list[OllamaInstance] = []
+    for n, item in enumerate(raw):
+        where = f"ollama_instances[{n}]"
+        if not isinstance(item, dict) or set(item) != {"gpu", "port"}:
+            c.problems.append(f"{where}: {item!r} must be exactly {{'gpu': index, 'port': port}}")
+            continue
+        gpu, port = item["gpu"], item["port"]
+        if not _is_int(gpu) or gpu < 0:
+            c.problems.append(f"{where}.gpu: {gpu!r} is not a GPU index (0, 1, ...)")
+            continue
+        if not _is_int(port) or not 1 <= port <= 65535:
+            c.problems.append(f"{where}.port: {port!r} is out of range (1-65535)")
+            continue
+        out.append(OllamaInstance(gpu=gpu, port=port))
+    seen_ports: dict[int, int] = {}
+    seen_gpus: dict[int, int] = {}
+    for inst in out:
+        if inst.port in seen_ports:
+            c.problems.append(f"ollama_instances: port {inst.port} is used twice")
+        if inst.gpu in seen_gpus:
+            c.problems.append(f"ollama_instances: GPU {inst.gpu} is given to two instances")
+        seen_ports[inst.port] = seen_gpus[inst.gpu] = 1
+    return out
+
+
+def check_gpus(config: ComputeConfig, gpus: list[dict[str, Any]], host: str = "hydra-compute") -> None:
+    """Every instance's GPU index must be one nvidia-smi shows on the host."""
+    present = {g["index"] for g in gpus}
+    problems = [
+        f"ollama_instances: GPU {i.gpu} (port {i.port}) does not exist on {host}; nvidia-smi shows "
+        + (", ".join(f"{g['index']} ({g['name']})" for g in gpus) or "no GPUs")
+        for i in config.instances if i.gpu not in present
+    ]
+    if problems:
+        raise ValidationError(host, problems)
