@@ -1,12 +1,21 @@
-"""`hydra`: bring up the local cluster, deploy, audit, fix and verify gaps."""
+"""`hydra`: bring up the local cluster, validate, deploy, audit, fix and verify gaps, print the runbook."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 
 import click
 
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.local.cluster import Cluster
+
+cluster_option = click.option(
+    "--cluster", "cluster_name", type=click.Choice(["local", "real"]), default=None,
+    help="Target cluster: local (default, the nspawn hosts) or real (inventory.py). Env: HYDRA_CLUSTER.",
+)
 
 
 @click.group()
@@ -14,6 +23,7 @@ def main() -> None:
     """hydra-ops: close the Hydra audit's gaps with pyinfra and prove it with testinfra."""
 
 
+# -- local cluster -----------------------------------------------------------------------------------------------
 @main.group()
 def cluster() -> None:
     """The local three-host cluster (systemd-nspawn in network namespaces)."""
@@ -43,3 +53,92 @@ def status() -> None:
     for row in Cluster().status():
         state = "running" if row["running"] else "stopped"
         click.echo(f"{row['host']:<15} {row['group']:<8} {row['address']:<13} {state:<8} {row['systemd']}")
+
+
+# -- data, deploys, audit -----------------------------------------------------------------------------------------
+def _inventory(cluster_name: str | None) -> str:
+    from hydra_ops.targets import inventory_path
+
+    return str(inventory_path(cluster_name))
+
+
+@main.command()
+@cluster_option
+def validate(cluster_name: str | None) -> None:
+    """Check every host's group data without connecting to any host."""
+    from hydra_ops.targets import load_inventory
+    from hydra_ops.validation import ValidationError, validate_compute
+
+    inventory, _ = load_inventory(_inventory(cluster_name))
+    failed = False
+    for host in inventory:
+        if "compute" in host.groups:
+            try:
+                validate_compute(host.data.dict(), host.name)
+                click.echo(f"{host.name}: ok")
+            except ValidationError as exc:
+                click.echo(str(exc), err=True)
+                failed = True
+    sys.exit(1 if failed else 0)
+
+
+def _pyinfra(inventory: str, deploy: str, extra: list[str]) -> int:
+    cmd = [sys.executable, "-m", "pyinfra", "-y", inventory, deploy, *extra]
+    click.echo("$ " + " ".join(cmd[2:]), err=True)
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@cluster_option
+@click.argument("target", type=click.Choice(["compute", "site"]))
+@click.argument("pyinfra_args", nargs=-1, type=click.UNPROCESSED)
+def deploy(cluster_name: str | None, target: str, pyinfra_args: tuple[str, ...]) -> None:
+    """Run deploys/TARGET.py against the cluster (extra arguments go to pyinfra, e.g. --diff)."""
+    sys.exit(_pyinfra(_inventory(cluster_name), f"deploys/{target}.py", list(pyinfra_args)))
+
+
+@main.command()
+@cluster_option
+@click.argument("gap_id")
+def fix(cluster_name: str | None, gap_id: str) -> None:
+    """Run the bundle that closes GAP_ID (e.g. G1) on the hosts of its group."""
+    from hydra_ops.registry import gap
+
+    g = gap(gap_id)
+    if not g.implemented:
+        raise click.ClickException(f"{g.id} has no bundle yet ({g.tracked_in})")
+    sys.exit(_pyinfra(_inventory(cluster_name), "deploys/gap.py", ["--data", f"hydra_gap={g.id}"]))
+
+
+@main.command()
+@cluster_option
+@click.option("--gap", "only", multiple=True, help="Only these gaps (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+def audit(cluster_name: str | None, only: tuple[str, ...], as_json: bool) -> None:
+    """Detect which gaps are open on a live cluster (read-only). Exit 1 if any implemented gap is open."""
+    from hydra_ops import audit as audit_mod
+
+    rows = audit_mod.audit(_inventory(cluster_name), list(only) or None)
+    click.echo(json.dumps(audit_mod.as_json(rows), indent=2) if as_json else audit_mod.as_table(rows))
+    sys.exit(1 if any(r.status == "open" for r in rows) else 0)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@cluster_option
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
+    """Run the smoke suite (tests/smoke) against the cluster; extra arguments go to pytest."""
+    from hydra_ops.targets import selected
+
+    env = dict(os.environ, HYDRA_CLUSTER=selected(cluster_name))
+    args = list(pytest_args) or ["tests/smoke"]
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                             cwd=PROJECT_ROOT, env=env))
+
+
+@main.command()
+def runbook() -> None:
+    """Print the runbook (detect, fix, verify for each gap), generated from the registry."""
+    from hydra_ops.registry import runbook as make
+
+    click.echo(make())

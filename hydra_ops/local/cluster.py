@@ -137,6 +137,28 @@ class Cluster:
             self._wait_ready(host)
             log(f"{host.name}: up at {host.address}")
 
+    def reset(self, name: str, log: Any = print) -> None:
+        """Rebuild one host from the base image into its initial ('before') state and boot it again."""
+        _require_root()
+        host, state = self.host(name), self._state()
+        pid = state["hosts"].get(name, {}).get("pid")
+        if _alive(pid):
+            self._stop(host, int(pid))
+        subprocess.run(["ssh", "-F", str(self.ssh_config), "-O", "exit", name], capture_output=True, timeout=10)
+        root = self.machine_dir(name)
+        if root.exists():
+            _assert_unmounted(root)
+            shutil.rmtree(root)
+        artifacts = self._publish_artifacts()
+        image.unpack(image.ensure_base(log), root)
+        self._provision(host, root, artifacts)
+        network.host_up(self.spec.net, name, host.address)
+        state["hosts"][name] = {"pid": self._boot(host, root)}
+        self._save(state)
+        self._write_access_files()
+        self._wait_ready(host)
+        log(f"{name}: reset to its initial state")
+
     def _publish_artifacts(self) -> dict[str, str]:
         """Pack the test doubles into the artifact directory; return their URLs and sha256s."""
         out = self.dir / "artifacts"

@@ -1,0 +1,78 @@
+"""Gap detectors: read-only checks of a live host that say whether a gap is open, closed or unknown.
+
+Each detector takes a connected pyinfra Host, reads facts only (nothing is changed) and returns a Finding with
+the evidence an operator needs to believe it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyinfra.api import Host
+from pyinfra.facts.server import Command
+
+from facts.gpus import NvidiaGpus
+from facts.nginx import NginxSiteSummary
+from facts.systemd_units import SystemdUnitState
+from hydra_ops.validation import ValidationError, validate_compute
+
+OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
+
+
+@dataclass
+class Finding:
+    status: str
+    evidence: list[str] = field(default_factory=list)
+
+
+def _running(state: dict[str, str]) -> bool:
+    return state.get("ActiveState") == "active" and state.get("UnitFileState") == "enabled"
+
+
+def dual_ollama(host: Host) -> Finding:
+    """G1 is closed when every configured instance runs and is enabled, pinned to an existing GPU, and the
+    single legacy unit is neither running nor enabled."""
+    try:
+        cfg = validate_compute(host.data.dict(), host.name)
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    evidence, closed = [], True
+    gpus = {g["index"]: g for g in host.get_fact(NvidiaGpus)}
+    for inst in cfg.instances:
+        state = host.get_fact(SystemdUnitState, unit=inst.unit)
+        env = host.get_fact(Command, command=f"cat /etc/ollama/{inst.port}.env 2>/dev/null || true") or ""
+        pinned = f"CUDA_VISIBLE_DEVICES={inst.gpu}" in env.splitlines()
+        ok = _running(state) and pinned and inst.gpu in gpus
+        closed &= ok
+        evidence.append(f"{inst.unit}: {state.get('ActiveState', '?')}/{state.get('UnitFileState', '?')}, "
+                        f"GPU {inst.gpu} {'pinned' if pinned else 'NOT pinned'}"
+                        f"{'' if inst.gpu in gpus else ' (GPU missing)'}")
+    legacy = host.get_fact(SystemdUnitState, unit=cfg.ollama_legacy_unit)
+    if legacy.get("LoadState") != "not-found":
+        retired = legacy.get("ActiveState") != "active" and legacy.get("UnitFileState") != "enabled"
+        closed &= retired
+        evidence.append(f"{cfg.ollama_legacy_unit}: {legacy.get('ActiveState')}/{legacy.get('UnitFileState')}"
+                        f"{'' if retired else ' (single instance still in service)'}")
+    return Finding(CLOSED if closed else OPEN, evidence)
+
+
+def nginx_lb(host: Host) -> Finding:
+    """G2 is closed when nginx runs and the LB site listens on lb_port with the configured method in front of
+    exactly the configured instance ports."""
+    try:
+        cfg = validate_compute(host.data.dict(), host.name)
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    nginx = host.get_fact(SystemdUnitState, unit="nginx.service")
+    site = host.get_fact(NginxSiteSummary, path=cfg.lb_config_path)
+    evidence = [f"nginx.service: {nginx.get('ActiveState', '?')}/{nginx.get('UnitFileState', '?')}"]
+    if site is None:
+        return Finding(OPEN, [*evidence, f"{cfg.lb_config_path}: absent"])
+    want = sorted(f"127.0.0.1:{i.port}" for i in cfg.instances)
+    upstreams = list(site["upstreams"].values())
+    match = [u for u in upstreams if sorted(u["servers"]) == want and u["method"] == cfg.lb_method]
+    listening = cfg.lb_port in site["listen"]
+    evidence.append(f"{cfg.lb_config_path}: listen {site['listen']}, upstreams "
+                    + "; ".join(f"{u['method']} {','.join(u['servers'])}" for u in upstreams))
+    closed = _running(nginx) and bool(match) and listening
+    return Finding(CLOSED if closed else OPEN, evidence)

@@ -1,0 +1,51 @@
+"""Run pyinfra deploys as a user would (`pyinfra -y INVENTORY DEPLOY`) and read back what changed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra_ops import PROJECT_ROOT
+
+
+@dataclass
+class DeployResult:
+    """Exit code, output and the names of operations that changed something (from pyinfra --json)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    changed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
+               group_data: Sequence[Path] = (), data: Sequence[str] = (), extra: Sequence[str] = (),
+               timeout: float = 900) -> DeployResult:
+    """Run deploys/<deploy> against an inventory with --json and collect per-operation results."""
+    cmd = [sys.executable, "-m", "pyinfra", "-y", "--json", str(inventory), deploy]
+    if limit:
+        cmd += ["--limit", limit]
+    for path in group_data:
+        cmd += ["--group-data", str(path)]
+    for item in data:
+        cmd += ["--data", item]
+    cmd += list(extra)
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    result = DeployResult(proc.returncode, proc.stdout, proc.stderr)
+    try:
+        ops = json.loads(proc.stdout)["results"]["operations"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return result
+    result.changed = [op["name"] for op in ops if op.get("success")]
+    result.failed = [op["name"] for op in ops if op.get("error")]
+    return result

@@ -1,0 +1,18 @@
+"""Shared test setup: the cluster switch and the local cluster (brought up once per session when needed)."""
+
+import pytest
+
+from hydra_ops.local.cluster import Cluster
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--hydra-cluster", choices=["local", "real"], default=None,
+                     help="cluster the smoke suite checks: local (default) or real; env HYDRA_CLUSTER")
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Cluster:
+    """The local cluster, up (booting it if needed; `up` is idempotent)."""
+    cluster = Cluster()
+    cluster.up(log=lambda *_: None)
+    return cluster

@@ -1,0 +1,54 @@
+"""Facts parse the real output formats (the fake nvidia-smi prints them the same way)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from facts.gpus import QUERY, parse_gpu_csv
+from facts.ollama import OllamaModels
+from facts.systemd_units import parse_show
+from hydra_ops.local import fake_nvidia_smi
+
+SMI = Path(fake_nvidia_smi.__file__)
+
+
+def test_gpu_csv_from_nvidia_smi_format() -> None:
+    rows = parse_gpu_csv(["0, GPU-aaa, NVIDIA GeForce RTX 5090, 32607, 32000, 00000000:01:00.0",
+                          "1, GPU-bbb, NVIDIA GeForce RTX 4090, 24564, 24000, 00000000:41:00.0"])
+    assert rows[1] == {"index": 1, "uuid": "GPU-bbb", "name": "NVIDIA GeForce RTX 4090",
+                       "memory_total_mib": 24564, "memory_free_mib": 24000, "bus_id": "00000000:41:00.0"}
+
+
+def test_fake_nvidia_smi_prints_what_the_fact_parses(tmp_path: Path, monkeypatch) -> None:
+    spec = tmp_path / "gpus.json"
+    spec.write_text(json.dumps({"gpus": [
+        {"index": 0, "uuid": "GPU-x", "name": "NVIDIA GeForce RTX 5070 Ti", "memory_mib": 16303,
+         "memory_used_mib": 303, "bus_id": "00000000:01:00.0"}]}))
+    code = SMI.read_text().replace('SPEC = "/etc/hydra-ops/fake-gpus.json"', f'SPEC = "{spec}"')
+    script = tmp_path / "nvidia-smi"
+    script.write_text(code)
+
+    def smi(*args: str) -> str:
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    assert parse_gpu_csv(smi(f"--query-gpu={QUERY}", "--format=csv,noheader,nounits").splitlines()) == [
+        {"index": 0, "uuid": "GPU-x", "name": "NVIDIA GeForce RTX 5070 Ti", "memory_total_mib": 16303,
+         "memory_free_mib": 16000, "bus_id": "00000000:01:00.0"}]
+    assert smi("--query-gpu=memory.free", "--format=csv").splitlines() == ["memory.free [MiB]", "16000 MiB"]
+    assert smi("-L").strip() == "GPU 0: NVIDIA GeForce RTX 5070 Ti (UUID: GPU-x)"
+    assert "|   0  NVIDIA GeForce RTX 5070 Ti" in smi()
+
+
+def test_systemctl_show_parsing() -> None:
+    state = parse_show(["LoadState=loaded", "ActiveState=active", "UnitFileState=enabled", "MainPID=42"])
+    assert state == {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled", "MainPID": "42"}
+
+
+def test_ollama_models_from_manifest_paths() -> None:
+    fact = OllamaModels()
+    assert fact.process(["./qwen2.5/7b", "./llama3.2/latest", "./x/y.partial"]) == ["llama3.2:latest",
+                                                                                    "qwen2.5:7b"]

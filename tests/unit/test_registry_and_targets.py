@@ -1,0 +1,63 @@
+"""The registry covers all eleven gaps and points at things that exist; the cluster switch targets correctly."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from hydra_ops import PROJECT_ROOT, TEMPLATES
+from hydra_ops.doubles.pack import pack_ollama
+from hydra_ops.registry import gap, gaps, runbook
+from hydra_ops.targets import targets
+
+
+def test_all_eleven_gaps_are_registered() -> None:
+    assert [g.id for g in gaps()] == [f"G{n}" for n in range(1, 12)]
+
+
+def test_implemented_gaps_point_at_real_bundles_detectors_templates_and_tests() -> None:
+    implemented = [g for g in gaps() if g.implemented]
+    assert {g.id for g in implemented} == {"G1", "G2"}
+    for g in implemented:
+        assert callable(g.load("bundle")) and callable(g.load("detector"))
+        assert (PROJECT_ROOT / str(g.deploy)).is_file()
+        for template in g.templates:
+            assert (TEMPLATES / template).is_file(), template
+        for node in g.smoke:
+            path, _, cls = node.partition("::")
+            assert re.search(rf"^class {cls}\b", (PROJECT_ROOT / path).read_text(), re.M), node
+    planned = [g for g in gaps() if not g.implemented]
+    assert all(g.tracked_in for g in planned)
+
+
+def test_runbook_lists_every_gap_with_its_commands() -> None:
+    text = runbook()
+    for g in gaps():
+        assert f"## {g.id}: {g.title}" in text
+    assert "hydra fix G1" in text and "hydra audit --gap G2" in text
+
+
+def test_gap_lookup_is_case_insensitive() -> None:
+    assert gap("g2").id == "G2"
+
+
+def test_real_cluster_switch_targets_the_seed_addresses_without_connecting() -> None:
+    real = {t.name: t for t in targets("real")}
+    assert {n: t.address for n, t in real.items()} == {
+        "hydra-ai": "192.168.1.250", "hydra-compute": "192.168.1.203", "hydra-storage": "192.168.1.244"}
+    assert real["hydra-compute"].testinfra_url.startswith("ssh://root@192.168.1.203:22")
+    assert "compute" in real["hydra-compute"].groups
+    assert real["hydra-compute"].data["ollama_release_url"].startswith("https://github.com/ollama/ollama/")
+
+
+def test_double_tarball_is_deterministic_and_shaped_like_upstream(tmp_path: Path) -> None:
+    import tarfile
+
+    path, sha = pack_ollama(tmp_path / "a")
+    _, sha2 = pack_ollama(tmp_path / "b")
+    assert sha == sha2 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with tarfile.open(path) as tar:
+        names = {m.name: m for m in tar.getmembers()}
+    assert set(names) == {"bin", "bin/ollama", "lib", "lib/ollama"}
+    assert names["bin/ollama"].mode == 0o755

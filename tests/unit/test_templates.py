@@ -1,0 +1,65 @@
+"""Templates render what G1/G2 promise, for N instances, and nothing is left undefined."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+import pytest
+
+from facts.nginx import summarize
+from hydra_ops.gaps.g01_dual_ollama import env_file, unit_file
+from hydra_ops.gaps.g02_nginx_lb import lb_config
+from hydra_ops.render import render
+from hydra_ops.validation import validate_compute
+
+FOUR = [{"gpu": n, "port": 11434 + n} for n in range(4)]
+
+
+def test_env_file_pins_one_gpu_and_shares_the_model_store(compute_data: dict[str, Any]) -> None:
+    cfg = validate_compute(compute_data)
+    env = dict(line.split("=", 1) for line in env_file(cfg, 1, 11435).splitlines() if "=" in line
+               and not line.startswith("#"))
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert env["OLLAMA_HOST"] == "0.0.0.0:11435"
+    assert env["OLLAMA_MODELS"] == "/var/lib/ollama/models" and env["OLLAMA_NOPRUNE"] == "1"
+    assert env["OLLAMA_FLASH_ATTENTION"] == "1" and env["OLLAMA_KEEP_ALIVE"] == "30m"
+    assert env["OLLAMA_NUM_PARALLEL"] == "4"
+
+
+def test_extra_env_is_rendered_sorted(compute_data: dict[str, Any]) -> None:
+    cfg = validate_compute({**compute_data, "ollama_extra_env": {"ZED": "1", "ALPHA": "2"}})
+    text = env_file(cfg, 0, 11434)
+    assert text.index("ALPHA=2") < text.index("ZED=1")
+
+
+def test_unit_is_a_hardened_template(compute_data: dict[str, Any]) -> None:
+    unit = unit_file(validate_compute(compute_data))
+    for line in ("EnvironmentFile=/etc/ollama/%i.env", "User=ollama", "Restart=always", "ProtectSystem=strict",
+                 "NoNewPrivileges=yes", "DevicePolicy=closed", "DeviceAllow=char-nvidia-uvm rw",
+                 "CapabilityBoundingSet=", "PrivateUsers=yes", "ReadWritePaths=/var/lib/ollama/models"):
+        assert line in unit.splitlines(), line
+
+
+def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str, Any]) -> None:
+    cfg = validate_compute({**compute_data, "ollama_instances": FOUR})
+    text = lb_config(cfg)
+    summary = summarize(text)
+    assert summary["listen"] == [11400]
+    assert summary["upstreams"]["ollama_backend"] == {
+        "method": "least_conn", "servers": [f"127.0.0.1:{11434 + n}" for n in range(4)]}
+    for directive in ("proxy_buffering off;", 'proxy_set_header Connection "";', "proxy_http_version 1.1;",
+                      "proxy_read_timeout 600s;", "keepalive 32;", "proxy_set_header Host 127.0.0.1;",
+                      "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+                      "max_fails=2 fail_timeout=10s;"):
+        assert directive in text, directive
+
+
+def test_round_robin_writes_no_method_line(compute_data: dict[str, Any]) -> None:
+    text = lb_config(validate_compute({**compute_data, "lb_method": "round_robin"}))
+    assert "least_conn" not in text and summarize(text)["upstreams"]["ollama_backend"]["method"] == "round_robin"
+
+
+def test_missing_variable_is_an_error() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render("ollama-instance.env.j2", gpu=0)
