@@ -87,10 +87,15 @@ def dual_ollama() -> None:
         env = files.put(name=f"G1: settings for port {inst.port} (GPU {inst.gpu})",
                         src=StringIO(env_file(cfg, inst.gpu, inst.port)), dest=f"{ENV_DIR}/{inst.port}.env",
                         mode="644")
-        systemd.service(name=f"G1: {inst.unit} running and enabled", service=inst.unit, running=True,
-                        enabled=True)
-        systemd.service(name=f"G1: restart {inst.unit} for its new settings", service=inst.unit, restarted=True,
-                        _if=any_changed(env, unit, installed, binary))
+        started = systemd.service(name=f"G1: {inst.unit} running and enabled", service=inst.unit, running=True,
+                                  enabled=True)
+        restarted = systemd.service(name=f"G1: restart {inst.unit} for its new settings", service=inst.unit,
+                                    restarted=True, _if=any_changed(env, unit, installed, binary))
+        # systemd returns once the process runs; wait until it answers so the LB never meets a closed port.
+        server.shell(name=f"G1: wait for {inst.unit} to answer", _if=any_changed(started, restarted),
+                     commands=[f"timeout {int(cfg.ollama_ready_timeout)} sh -c 'until curl -fsS -o /dev/null "
+                               f"http://127.0.0.1:{inst.port}/api/version; do sleep 0.2; done' "
+                               f"|| {{ echo '{inst.unit} did not answer on :{inst.port}' >&2; exit 1; }}"])
 
     missing = [m for m in cfg.ollama_models if _canonical(m) not in host.get_fact(OllamaModels,
                                                                                  models_dir=cfg.ollama_models_dir)]
@@ -100,10 +105,7 @@ def dual_ollama() -> None:
         pulls = "; ".join(f"ollama pull {q(m)} >/dev/null" for m in missing)
         server.shell(
             name=f"G1: pull {', '.join(missing)} into the shared store",
-            commands=[f"export OLLAMA_HOST=127.0.0.1:{first}; "
-                      f"timeout {int(cfg.ollama_ready_timeout)} sh -c 'until ollama list >/dev/null 2>&1; "
-                      f"do sleep 0.5; done' || {{ echo 'ollama on :{first} did not answer' >&2; exit 1; }}; "
-                      f"{pulls}"],
+            commands=[f"export OLLAMA_HOST=127.0.0.1:{first}; {pulls}"],
         )
 
 

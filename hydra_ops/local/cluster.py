@@ -6,6 +6,7 @@ bridge or NAT rule behind. Everything it writes lives in the state directory (de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -90,6 +91,12 @@ class Cluster:
     def state_file(self) -> Path:
         return self.dir / "state.json"
 
+    @property
+    def control_dir(self) -> Path:
+        """SSH ControlPath sockets; under /run because socket paths must stay below 108 bytes."""
+        tag = hashlib.sha256(str(self.dir).encode()).hexdigest()[:10]
+        return Path("/run/hydra-ops") / tag
+
     def machine_dir(self, host: str) -> Path:
         return self.dir / "machines" / host
 
@@ -109,7 +116,7 @@ class Cluster:
         """Bring every host up (booting only those not already running) and write inventory + ssh config."""
         _require_root()
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "cm").mkdir(mode=0o700, exist_ok=True)
+        self.control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hydra-ops-local", "-f", str(self.key))
         tarball = image.ensure_base(log)
@@ -257,7 +264,7 @@ class Cluster:
             "Host hydra-*\n  User root\n"
             f"  IdentityFile {self.key}\n  IdentitiesOnly yes\n  BatchMode yes\n"
             f"  UserKnownHostsFile {self.known_hosts}\n  StrictHostKeyChecking yes\n"
-            f"  ControlMaster auto\n  ControlPath {self.dir}/cm/%C\n  ControlPersist 120s\n"
+            f"  ControlMaster auto\n  ControlPath {self.control_dir}/%C\n  ControlPersist 120s\n"
             "  ConnectTimeout 10\n"
         )
         self.ssh_config.write_text("\n".join(cfg))
@@ -292,8 +299,9 @@ class Cluster:
     def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a shell command on a local host as root over SSH."""
+        stdin: dict[str, Any] = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
         proc = subprocess.run(["ssh", "-F", str(self.ssh_config), host, command], capture_output=True, text=True,
-                              timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+                              timeout=timeout, **stdin)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{host}: {command!r} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
@@ -333,6 +341,7 @@ class Cluster:
                 _assert_unmounted(root)
                 shutil.rmtree(root)
         self.state_file.unlink(missing_ok=True)
+        shutil.rmtree(self.control_dir, ignore_errors=True)
         left = network.leftovers(self.spec.net, [h.name for h in self.spec.hosts])
         left += [f"process {p}" for p in _nspawn_pids(self.dir)]
         return left

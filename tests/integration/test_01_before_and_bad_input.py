@@ -1,0 +1,46 @@
+"""hydra-compute starts as the audit found it; bad group data is refused before anything changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from hydra_ops.audit import audit
+from hydra_ops.local.cluster import Cluster
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import COMPUTE, snapshot
+
+ADDR = "10.213.7.11"
+
+
+def test_compute_starts_in_the_audit_state(compute_before: Cluster) -> None:
+    assert compute_before.ssh(COMPUTE, "systemctl is-active ollama.service").stdout.strip() == "active"
+    assert requests.get(f"http://{ADDR}:11434/api/version", timeout=10).ok
+    for port in (11435, 11400):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://{ADDR}:{port}/api/version", timeout=5)
+    found = {(r.gap, r.status) for r in audit(compute_before.inventory, ["G1", "G2"])}
+    assert found == {("G1", "open"), ("G2", "open")}
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ('ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 1, "port": 11434}]', "port 11434 is used twice"),
+    ('ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 7, "port": 11435}]',
+     "GPU 7 (port 11435) does not exist on hydra-compute"),
+    ('ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 1, "port": 65536}]',
+     "ollama_instances[1].port: 65536 is out of range"),
+    ('lb_method = "fastest"', "lb_method: 'fastest' is not one of"),
+])
+def test_bad_group_data_is_refused_and_touches_no_host(
+    compute_before: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path, overrides: str, message: str,
+) -> None:
+    before = {h.name: snapshot(compute_before, h.name) for h in compute_before.spec.hosts}
+    result = deploy(overrides, tmp_path)
+    output = result.stdout + result.stderr
+    assert not result.ok
+    assert message in output and "nothing was changed" in output
+    assert result.changed == []
+    assert {h.name: snapshot(compute_before, h.name) for h in compute_before.spec.hosts} == before

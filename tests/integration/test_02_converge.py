@@ -1,0 +1,50 @@
+"""From the audit's state to G1 + G2 closed, idempotently, usable by the official Ollama client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ollama
+
+from hydra_ops.audit import audit
+from hydra_ops.local.cluster import Cluster
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import COMPUTE
+
+LB = "http://10.213.7.11:11400"
+
+
+def test_first_run_converges_and_closes_g1_g2(first_deploy: DeployResult, compute_before: Cluster) -> None:
+    assert first_deploy.ok, first_deploy.stderr[-3000:]
+    assert any("stop and disable the single ollama.service" in name for name in first_deploy.changed)
+    found = {(r.gap, r.status) for r in audit(compute_before.inventory, ["G1", "G2"])}
+    assert found == {("G1", "closed"), ("G2", "closed")}
+
+
+def test_second_run_reports_zero_changes(first_deploy: DeployResult, deploy: Callable[..., DeployResult]) -> None:
+    again = deploy()
+    assert again.ok, again.stderr[-3000:]
+    assert again.changed == []
+
+
+def test_hydra_fix_runs_only_its_bundle_and_changes_nothing_now(
+    first_deploy: DeployResult, deploy: Callable[..., DeployResult],
+) -> None:
+    result = deploy(target="deploys/gap.py", data=["hydra_gap=G2"])
+    assert result.ok, result.stderr[-3000:]
+    assert result.changed == []
+    assert "G2 nginx LB" in result.stdout and "G1 dual Ollama" not in result.stdout
+
+
+def test_official_client_streams_a_chat_through_the_lb(first_deploy: DeployResult) -> None:
+    client = ollama.Client(host=LB, timeout=60)
+    parts = list(client.chat(model="qwen2.5:7b", messages=[{"role": "user", "content": "hello"}], stream=True))
+    assert len(parts) >= 2 and parts[-1].done and not parts[0].done
+    assert "".join(p.message.content for p in parts).strip()
+    assert {m.model for m in client.list().models} >= {"qwen2.5:7b", "nomic-embed-text:latest"}
+
+
+def test_unit_hardening_exposure_is_low(first_deploy: DeployResult, compute_before: Cluster) -> None:
+    out = compute_before.ssh(COMPUTE, "systemd-analyze security --no-pager ollama@11434.service").stdout
+    exposure = float(out.strip().splitlines()[-1].split("level for ollama@11434.service:")[1].split()[0])
+    assert exposure <= 2.0, out[-500:]

@@ -1,0 +1,25 @@
+"""`up` then `down` of a separate one-host cluster leaves no process, namespace, veth, bridge or NAT rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra_ops.local.cluster import Cluster, HostSpec, Spec, _nspawn_pids
+from hydra_ops.local.network import Net, leftovers
+
+
+def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
+    spec = Spec(Net("hydrabrT", "10.213.9.1", 24), 8809, [HostSpec("hydra-probe", "compute", "10.213.9.20")])
+    cluster = Cluster(state_dir=tmp_path / "probe", spec=spec)
+    try:
+        cluster.up(log=lambda *_: None)
+        rows = cluster.status()
+        assert [(r["host"], r["running"], r["systemd"]) for r in rows] == [("hydra-probe", True, "running")]
+        assert cluster.ssh("hydra-probe", "hostname").stdout.strip() == "hydra-probe"
+        assert cluster.ssh("hydra-probe", "nvidia-smi", check=False).returncode != 0  # a GPU-less host
+    finally:
+        left = cluster.down(log=lambda *_: None)
+    assert left == []
+    assert leftovers(spec.net, ["hydra-probe"]) == []
+    assert _nspawn_pids(cluster.dir) == []
+    assert not cluster.machine_dir("hydra-probe").exists()
