@@ -14,7 +14,7 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     trim_blocks=True,
     lstrip_blocks=True,
-    autoescape=False,  # noqa: S701 - unit files and nginx configs, not HTML
+    autoescape=False,
 )
 
 

@@ -116,6 +116,7 @@ class Cluster:
         """Bring every host up (booting only those not already running) and write inventory + ssh config."""
         _require_root()
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._claim_network()
         self.control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hydra-ops-local", "-f", str(self.key))
@@ -166,6 +167,20 @@ class Cluster:
         self._wait_ready(host)
         log(f"{name}: reset to its initial state")
 
+    @property
+    def owner_file(self) -> Path:
+        return Path("/run/hydra-ops") / f"{self.spec.net.bridge}.owner"
+
+    def _claim_network(self) -> None:
+        """One cluster per bridge: refuse when another checkout's cluster is running on these addresses."""
+        self.owner_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.owner_file.exists():
+            other = Path(self.owner_file.read_text().strip())
+            if other != self.dir and _nspawn_pids(other):
+                raise RuntimeError(f"another local cluster ({other}) is running on bridge {self.spec.net.bridge}; "
+                                   f"run `hydra cluster down` in that checkout first")
+        self.owner_file.write_text(f"{self.dir}\n")
+
     def _publish_artifacts(self) -> dict[str, str]:
         """Pack the test doubles into the artifact directory; return their URLs and sha256s."""
         out = self.dir / "artifacts"
@@ -175,7 +190,7 @@ class Cluster:
     def _artifact_server(self, pid: int | None) -> int:
         if _alive(pid):
             return int(pid)  # type: ignore[arg-type]
-        logf = open(self.dir / "artifact-server.log", "ab")  # noqa: SIM115
+        logf = open(self.dir / "artifact-server.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(self.spec.artifact_port), "--bind", self.spec.net.gateway,
              "--directory", str(self.dir / "artifacts")],
@@ -236,7 +251,7 @@ class Cluster:
                f"--network-namespace-path=/run/netns/{network.netns_name(host.name)}"]
         if host.docker:
             cmd += ["--capability=all", "--system-call-filter=@keyring bpf @mount"]
-        logf = open(self.dir / f"{host.name}.console.log", "ab")  # noqa: SIM115
+        logf = open(self.dir / f"{host.name}.console.log", "ab")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
         return proc.pid
 
@@ -342,6 +357,8 @@ class Cluster:
                 shutil.rmtree(root)
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.control_dir, ignore_errors=True)
+        if self.owner_file.exists() and self.owner_file.read_text().strip() == str(self.dir):
+            self.owner_file.unlink()
         left = network.leftovers(self.spec.net, [h.name for h in self.spec.hosts])
         left += [f"process {p}" for p in _nspawn_pids(self.dir)]
         return left

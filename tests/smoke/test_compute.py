@@ -89,7 +89,8 @@ class TestLoadBalancer:
             body = {"model": model, "prompt": "ping", "stream": False, "options": {"num_predict": 1}}
             count = 4 * len(cfg.instances)
 
-            def ask(_: int, url: str = f"http://{target.address}:{cfg.lb_port}/api/generate") -> str:
+            def ask(_: int, url: str = f"http://{target.address}:{cfg.lb_port}/api/generate",
+                    body: dict[str, Any] = body) -> str:
                 resp = requests.post(url, json=body, timeout=120)
                 resp.raise_for_status()
                 return resp.headers["X-Hydra-Upstream"]

@@ -51,7 +51,7 @@ def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str
     for directive in ("proxy_buffering off;", 'proxy_set_header Connection "";', "proxy_http_version 1.1;",
                       "proxy_read_timeout 600s;", "keepalive 32;", "proxy_set_header Host 127.0.0.1;",
                       "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
-                      "max_fails=2 fail_timeout=10s;"):
+                      "max_fails=2 fail_timeout=10s;", "zone ollama_backend 64k;"):
         assert directive in text, directive
 
 

@@ -8,4 +8,4 @@ the double's tarball it just built. Production defaults in group_data/compute.py
 ollama_version = "0.8.0-double"
 
 #: Per-token delay of the double, in ms: a stand-in for GPU decode time that benchmarks can reason about.
-ollama_extra_env = {"OLLAMA_DOUBLE_TOKEN_DELAY_MS": "5"}
+ollama_extra_env = {"OLLAMA_DOUBLE_TOKEN_DELAY_MS": "20"}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job on the built-in local cluster: install, boot the three hosts, audit, deploy hydra-compute
+# (G1 + G2), audit again, run the smoke suite. Safe to re-run: every step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== local cluster"
+hydra cluster up
+hydra cluster status
+echo "== audit before (exit 1 means gaps are open)"
+hydra audit --gap G1 --gap G2 || true
+echo "== deploy: pyinfra .cluster/inventory.py deploys/compute.py"
+pyinfra -y .cluster/inventory.py deploys/compute.py
+echo "== audit after"
+hydra audit --gap G1 --gap G2
+echo "== smoke suite"
+hydra verify -q
+echo "Done. Tear down with: .venv/bin/hydra cluster down"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything hydra-ops needs on a fresh Debian 12 machine (as root): host tools + a project venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=(debootstrap systemd-container iptables iproute2 openssh-client age curl ca-certificates)
+missing=()
+for pkg in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || { apt-get install -y -q python3-venv && python3 -m venv .venv; }
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+echo "hydra-ops installed: $(.venv/bin/hydra --help >/dev/null && echo ok) ($(.venv/bin/pyinfra --version))"
