@@ -57,7 +57,7 @@ def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str
 
 def test_round_robin_writes_no_method_line(compute_data: dict[str, Any]) -> None:
     text = lb_config(validate_compute({**compute_data, "lb_method": "round_robin"}))
-    assert "least_conn" not in text and summarize(text)["upstreams"]["ollama_backend"]["method"] == "round_robin"
+    assert "least_conn;" not in text and summarize(text)["upstreams"]["ollama_backend"]["method"] == "round_robin"
 
 
 def test_missing_variable_is_an_error() -> None:
