@@ -131,7 +131,9 @@ def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
     from hydra_ops.targets import selected
 
     env = dict(os.environ, HYDRA_CLUSTER=selected(cluster_name))
-    args = list(pytest_args) or ["tests/smoke"]
+    args = list(pytest_args)
+    if not any(a.startswith("tests") for a in args):  # options alone still mean "the smoke suite"
+        args.append("tests/smoke")
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                              cwd=PROJECT_ROOT, env=env))
 

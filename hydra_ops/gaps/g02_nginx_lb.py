@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import apt, server, systemd
 
 from hydra_ops.operations import nginx
 from hydra_ops.render import render
@@ -12,13 +14,24 @@ from hydra_ops.validation import ComputeConfig, validate_compute
 
 
 def lb_config(cfg: ComputeConfig) -> str:
+    """The LB site, stamped with a fingerprint of its own content (served as X-Hydra-LB-Config)."""
+    draft = _render(cfg, stamp="")
+    return _render(cfg, stamp=hashlib.sha256(draft.encode()).hexdigest()[:16])
+
+
+def fingerprint(config: str) -> str:
+    """The stamp lb_config() put into a rendered config."""
+    return config.split('X-Hydra-LB-Config "', 1)[1].split('"', 1)[0]
+
+
+def _render(cfg: ComputeConfig, stamp: str) -> str:
     return render(
         "nginx-ollama-lb.conf.j2", method=cfg.lb_method, instances=cfg.instances, max_fails=cfg.lb_max_fails,
         fail_timeout=cfg.lb_fail_timeout, keepalive=cfg.lb_keepalive, listen_address=cfg.lb_listen_address,
         port=cfg.lb_port, client_max_body_size=cfg.lb_client_max_body_size, host_header=cfg.lb_upstream_host_header,
         connect_timeout=cfg.lb_proxy_connect_timeout, read_timeout=cfg.lb_proxy_read_timeout,
         send_timeout=cfg.lb_proxy_send_timeout, next_upstream_tries=cfg.lb_next_upstream_tries,
-        extra_directives=cfg.lb_extra_directives,
+        extra_directives=cfg.lb_extra_directives, fingerprint=stamp,
     )
 
 
@@ -28,5 +41,12 @@ def nginx_lb() -> None:
     cfg = validate_compute(host.data.dict(), host.name)
     apt.packages(name="G2: nginx", packages=["nginx"], update=True, cache_time=3600)
     systemd.service(name="G2: nginx running and enabled", service="nginx.service", running=True, enabled=True)
-    nginx.checked_config(name=f"G2: LB site {cfg.lb_config_path} (checked with nginx -t)", content=lb_config(cfg),
-                         dest=cfg.lb_config_path)
+    config = lb_config(cfg)
+    site = nginx.checked_config(name=f"G2: LB site {cfg.lb_config_path} (checked with nginx -t)", content=config,
+                                dest=cfg.lb_config_path)
+    # `systemctl reload` returns before new workers take over; wait until the new config is what answers.
+    address = "127.0.0.1" if cfg.lb_listen_address in ("0.0.0.0", "::") else cfg.lb_listen_address
+    server.shell(name="G2: wait until nginx serves the new LB config", _if=site.did_change, commands=[
+        f"timeout 30 sh -c 'until curl -s -o /dev/null -D - http://{address}:{cfg.lb_port}/ "
+        f"| grep -qi \"^x-hydra-lb-config: {fingerprint(config)}\"; do sleep 0.2; done' "
+        f"|| {{ echo 'nginx did not switch to the new LB config within 30s' >&2; exit 1; }}"])

@@ -63,3 +63,12 @@ def test_round_robin_writes_no_method_line(compute_data: dict[str, Any]) -> None
 def test_missing_variable_is_an_error() -> None:
     with pytest.raises(jinja2.UndefinedError):
         render("ollama-instance.env.j2", gpu=0)
+
+
+def test_lb_fingerprint_changes_with_content_only(compute_data: dict[str, Any]) -> None:
+    from hydra_ops.gaps.g02_nginx_lb import fingerprint
+
+    base = lb_config(validate_compute(compute_data))
+    assert fingerprint(base) == fingerprint(lb_config(validate_compute(compute_data)))
+    other = lb_config(validate_compute({**compute_data, "lb_keepalive": 8}))
+    assert len(fingerprint(base)) == 16 and fingerprint(base) != fingerprint(other)
