@@ -57,6 +57,18 @@ class _Checker:
             return None
         return self.data[key]
 
+    def typed(self, key: str, kind: type, what: str) -> Any:
+        """The value if it is of the given type; otherwise record a problem and return None."""
+        value = self.get(key)
+        if value is not None and not isinstance(value, kind):
+            self.problems.append(f"{key}: {value!r} is not {what}")
+            return None
+        return value
+
+    def each(self, key: str, items: Any, bad: Any, what: str) -> None:
+        """Record every item for which bad(item) is true."""
+        self.problems += [f"{key}: {item!r} {what}" for item in items or () if bad(item)]
+
     def int_range(self, key: str, lo: int, hi: int) -> None:
         value = self.get(key)
         if value is not None and (not _is_int(value) or not lo <= value <= hi):
@@ -102,22 +114,14 @@ def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Co
     c.int_range("ollama_ready_timeout", 1, 3600)
     if not isinstance(c.get("ollama_flash_attention"), bool):
         c.problems.append(f"ollama_flash_attention: {data.get('ollama_flash_attention')!r} is not true/false")
-    models = c.get("ollama_models")
-    if models is not None:
-        if not isinstance(models, list):
-            c.problems.append(f"ollama_models: {models!r} is not a list")
-        else:
-            c.problems += [f"ollama_models: {m!r} is not a model name like qwen2.5:7b"
-                           for m in models if not isinstance(m, str) or not MODEL.match(m)]
-    env = c.get("ollama_extra_env")
-    if env is not None:
-        if not isinstance(env, dict):
-            c.problems.append(f"ollama_extra_env: {env!r} is not a mapping")
-        else:
-            c.problems += [f"ollama_extra_env: {k!r} is not an environment variable name"
-                           for k in env if not isinstance(k, str) or not ENV_NAME.match(k)]
-            c.problems += [f"ollama_extra_env: value of {k} must be a single-line string"
-                           for k, v in env.items() if not isinstance(v, str) or "\n" in v]
+    models = c.typed("ollama_models", list, "a list")
+    c.each("ollama_models", models, lambda m: not isinstance(m, str) or not MODEL.match(m),
+           "is not a model name like qwen2.5:7b")
+    env = c.typed("ollama_extra_env", dict, "a mapping")
+    c.each("ollama_extra_env", env, lambda k: not isinstance(k, str) or not ENV_NAME.match(k),
+           "is not an environment variable name")
+    c.each("ollama_extra_env", (env or {}).items(), lambda kv: not isinstance(kv[1], str) or "\n" in kv[1],
+           "must have a single-line string value")
     c.match("ollama_legacy_unit", re.compile(r"^[\w@.-]+\.service$"), "a systemd service name")
     instances = _instances(c)
 
@@ -134,11 +138,9 @@ def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Co
         c.match(key, DURATION, "an nginx time like 600s")
     c.match("lb_client_max_body_size", re.compile(r"^\d+[kKmMgG]?$"), "an nginx size like 64m")
     c.match("lb_upstream_host_header", re.compile(r"^[A-Za-z0-9.:\[\]-]+$"), "a host name or address")
-    extra = c.get("lb_extra_directives")
-    if extra is not None and (not isinstance(extra, list) or not all(isinstance(d, str) for d in extra)):
-        c.problems.append(f"lb_extra_directives: {extra!r} is not a list of strings")
-    elif extra and any("{" in d or "}" in d or "\n" in d for d in extra):
-        c.problems.append("lb_extra_directives: entries must be single directives (no braces or newlines)")
+    extra = c.typed("lb_extra_directives", list, "a list of strings")
+    c.each("lb_extra_directives", extra, lambda d: not isinstance(d, str) or any(ch in d for ch in "{}\n"),
+           "is not a single directive (a string without braces or newlines)")
     lb_port = data.get("lb_port")
     if any(i.port == lb_port for i in instances):
         c.problems.append(f"lb_port: {lb_port} is also an Ollama instance's port")

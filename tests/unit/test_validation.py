@@ -33,7 +33,7 @@ def test_production_defaults_are_valid(compute_data: dict[str, Any]) -> None:
     ({"ollama_release_sha256": "abc"}, "ollama_release_sha256"),
     ({"ollama_release_url": "ftp://x/y.tgz"}, "not an http(s) URL"),
     ({"ollama_extra_env": {"bad-name": "1"}}, "not an environment variable name"),
-    ({"lb_extra_directives": ["location / { }"]}, "single directives"),
+    ({"lb_extra_directives": ["location / { }"]}, "is not a single directive"),
     ({"ollama_models": ["Bad Model"]}, "not a model name"),
     ({"ollama_bind_address": "everywhere"}, "not an IP address"),
 ])
