@@ -2,4 +2,5 @@
 
 from pyinfra import local
 
-local.include("deploys/compute.py")
+for _part in ("deploys/compute.py", "deploys/ai.py", "deploys/storage.py"):
+    local.include(_part)

@@ -8,3 +8,9 @@ tabby_port = 5000
 
 #: Expected GPUs by nvidia-smi index, used by the audit to confirm the host is what the design says. Default 2.
 expected_gpu_count = 2
+
+#: Secret files for TabbyAPI (its api_tokens.yml is built from them). Default: api and admin key, owned by root.
+secret_files = [
+    {"secret": "tabby_api_key", "owner": "root", "group": "root"},
+    {"secret": "tabby_admin_key", "owner": "root", "group": "root"},
+]

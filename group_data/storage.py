@@ -8,3 +8,11 @@ litellm_port = 4000
 
 #: Expected GPUs for AI work on this host: none (the Arc A380 is Plex's). Default 0.
 expected_gpu_count = 0
+
+#: Secret files for the storage stack (Redis, LiteLLM, Postgres read them from <secret_dir>).
+#: Default: the three the audit found in plaintext, owned by root until their services take them over.
+secret_files = [
+    {"secret": "redis_password", "owner": "root", "group": "root"},
+    {"secret": "litellm_master_key", "owner": "root", "group": "root"},
+    {"secret": "postgres_password", "owner": "root", "group": "root"},
+]

@@ -138,6 +138,89 @@ def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
                              cwd=PROJECT_ROOT, env=env))
 
 
+# -- secrets ----------------------------------------------------------------------------------------------------
+def _store(cluster_name: str | None):
+    import runpy
+
+    from hydra_ops.secrets import SecretStore
+    from hydra_ops.targets import selected
+
+    if selected(cluster_name) == "local":
+        return Cluster().secrets
+    return SecretStore.from_data(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py")))
+
+
+def _secret_names() -> list[str]:
+    import runpy
+
+    return list(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))["secret_names"])
+
+
+@main.group()
+def secrets() -> None:
+    """G3: the cluster's sops+age encrypted secrets (values are never printed)."""
+
+
+@secrets.command("init")
+@cluster_option
+def secrets_init(cluster_name: str | None) -> None:
+    """Create the age key (outside the repo), .sops.yaml and the encrypted file with every secret_names entry."""
+    store = _store(cluster_name)
+    added = store.init(_secret_names())
+    click.echo(f"{store.file}: {'generated ' + ', '.join(added) if added else 'already complete'}")
+    click.echo(f"age key: {store.key_file} (keep it out of git; back it up)")
+
+
+@secrets.command("edit")
+@cluster_option
+def secrets_edit(cluster_name: str | None) -> None:
+    """Open the decrypted file in $EDITOR through sops (re-encrypted on save)."""
+    from hydra_ops.secrets import sops_binary
+
+    store = _store(cluster_name)
+    env = dict(os.environ, SOPS_AGE_KEY_FILE=str(store.key_file), SOPS_DISABLE_VERSION_CHECK="1")
+    sys.exit(subprocess.call([sops_binary(), "--config", str(store.config), "edit", str(store.file)], env=env))
+
+
+@secrets.command("rotate")
+@cluster_option
+@click.argument("names", nargs=-1, required=True)
+def secrets_rotate(cluster_name: str | None, names: tuple[str, ...]) -> None:
+    """Give NAMES new random values; the next deploy rolls them out wherever they are used."""
+    _store(cluster_name).rotate(list(names))
+    click.echo(f"rotated {', '.join(names)}; now deploy to roll them out")
+
+
+@secrets.command("migrate")
+@cluster_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def secrets_migrate(cluster_name: str | None, files: tuple[str, ...]) -> None:
+    """Move plaintext secrets out of YAML config FILES into the encrypted file; leave os.environ/NAME behind."""
+    from pathlib import Path
+
+    from hydra_ops.secrets_audit import migrate
+
+    moved = migrate([Path(f) for f in files], _store(cluster_name))
+    for path, names in moved.items():
+        click.echo(f"{path}: moved {', '.join(names)}")
+    if not moved:
+        click.echo("no plaintext secrets found")
+
+
+@secrets.command("check")
+@cluster_option
+@click.option("--no-decrypt", is_flag=True, help="Only check that secrets files are encrypted (no key needed).")
+def secrets_check(cluster_name: str | None, no_decrypt: bool) -> None:
+    """Fail if a tracked file holds a decrypted secret value or a secrets file is not encrypted (pre-commit, CI)."""
+    from hydra_ops.secrets_audit import check
+
+    problems = check(PROJECT_ROOT, None if no_decrypt else _store(cluster_name))
+    for p in problems:
+        click.echo(f"{p.path}: {p.what}", err=True)
+    click.echo(f"{len(problems)} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
 @main.command()
 def runbook() -> None:
     """Print the runbook (detect, fix, verify for each gap), generated from the registry."""

@@ -192,3 +192,35 @@ def check_gpus(config: ComputeConfig, gpus: list[dict[str, Any]], host: str = "h
     ]
     if problems:
         raise ValidationError(host, problems)
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    """A host's validated G3 settings."""
+
+    secret_dir: str
+    files: tuple[dict[str, str], ...]
+
+    @property
+    def needed(self) -> list[str]:
+        return [f["secret"] for f in self.files]
+
+
+def validate_secrets(data: Mapping[str, Any], host: str) -> SecretsConfig:
+    """Check G3 group data: known secret names, well-formed secret_files, an absolute secret_dir."""
+    c = _Checker(data)
+    for key in ("secrets_file", "sops_config", "age_key_file"):
+        c.match(key, re.compile(r"^\S+$"), "a path")
+    c.path("secret_dir")
+    names = c.typed("secret_names", list, "a list of secret names") or []
+    c.each("secret_names", names, lambda n: not isinstance(n, str) or not re.match(r"^[a-z][a-z0-9_]*$", n),
+           "is not a lower_snake_case name")
+    files = c.typed("secret_files", list, "a list of {secret, owner, group}") or []
+    ok = [f for f in files if isinstance(f, dict) and set(f) == {"secret", "owner", "group"}]
+    c.each("secret_files", [f for f in files if f not in ok], lambda f: True, "must be exactly {secret, owner, group}")
+    c.each("secret_files", [f["secret"] for f in ok], lambda n: n not in names, "is not listed in secret_names")
+    seen = [f["secret"] for f in ok]
+    c.each("secret_files", sorted({n for n in seen if seen.count(n) > 1}), lambda n: True, "is listed twice")
+    if c.problems:
+        raise ValidationError(host, c.problems)
+    return SecretsConfig(secret_dir=data["secret_dir"], files=tuple(ok))

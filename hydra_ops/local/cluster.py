@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import runpy
 import shutil
 import signal
 import socket
@@ -26,6 +27,7 @@ from hydra_ops import PROJECT_ROOT
 from hydra_ops.doubles.pack import pack_ollama
 from hydra_ops.local import image, network
 from hydra_ops.local.network import Net, run
+from hydra_ops.secrets import SecretStore
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "cluster.yaml"
@@ -97,6 +99,11 @@ class Cluster:
         tag = hashlib.sha256(str(self.dir).encode()).hexdigest()[:10]
         return Path("/run/hydra-ops") / tag
 
+    @property
+    def secrets(self) -> SecretStore:
+        """The local cluster's own age key and encrypted secrets, generated at run time, never committed."""
+        return SecretStore(self.dir / "secrets" / "local.sops.yaml", self.dir / "age.key", self.dir / ".sops.yaml")
+
     def machine_dir(self, host: str) -> Path:
         return self.dir / "machines" / host
 
@@ -140,6 +147,7 @@ class Cluster:
             state["hosts"][host.name] = entry
             self._save(state)
         self._write_access_files()
+        self.secrets.init(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))["secret_names"])
         self._write_inventory(artifacts)
         for host in self.spec.hosts:
             self._wait_ready(host)
@@ -298,17 +306,21 @@ class Cluster:
             f"    \"ssh_known_hosts_file\": \"{self.known_hosts}\",\n"
             "    \"ssh_strict_host_key_checking\": \"yes\",\n}\n\n" + body
         )
+        appendix = {
+            "compute": {"ollama_release_url": artifacts["ollama_url"],
+                        "ollama_release_sha256": artifacts["ollama_sha256"]},
+            "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
+                    "sops_config": str(self.secrets.config)},
+        }
         gd = self.dir / "group_data"
         gd.mkdir(exist_ok=True)
-        for src in (HERE / "group_data").glob("*.py"):
-            text = src.read_text()
-            if src.name == "compute.py":
-                text += (
-                    "\n# Appended by `hydra cluster up`: the double's tarball on the local artifact server.\n"
-                    f'ollama_release_url = "{artifacts["ollama_url"]}"\n'
-                    f'ollama_release_sha256 = "{artifacts["ollama_sha256"]}"\n'
-                )
-            (gd / src.name).write_text(text)
+        for group in sorted({p.stem for p in (HERE / "group_data").glob("*.py")} | set(appendix)):
+            src = HERE / "group_data" / f"{group}.py"
+            text = src.read_text() if src.exists() else f'"""Local-cluster overrides for group {group}."""\n'
+            if group in appendix:
+                text += "\n# Appended by `hydra cluster up` (paths and sums of this run).\n"
+                text += "".join(f"{k} = {v!r}\n" for k, v in appendix[group].items())
+            (gd / f"{group}.py").write_text(text)
 
     # -- using hosts -----------------------------------------------------------------------------------------
     def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120,

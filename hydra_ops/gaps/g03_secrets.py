@@ -1,0 +1,45 @@
+"""G3 secrets: values from the sops+age encrypted file reach hosts only as 0600 files, never in clear in git."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from hydra_ops.operations.secret import secret_file
+from hydra_ops.secrets import SecretsError, SecretStore
+from hydra_ops.validation import ValidationError, validate_secrets
+
+
+@cache
+def _decrypted(store: SecretStore) -> dict[str, str]:
+    """Decrypt once per deploy process, in memory."""
+    return store.read()
+
+
+def host_secrets(names: list[str]) -> dict[str, str]:
+    """The named secrets for the current host; a clear error (names only) before any change if one is missing."""
+    store = SecretStore.from_data(host.data.dict())
+    try:
+        values = _decrypted(store)
+    except SecretsError as exc:
+        raise ValidationError(host.name, [str(exc)]) from None
+    missing = sorted(set(names) - set(values))
+    if missing:
+        raise ValidationError(host.name, [f"{store.file} lacks secrets the deploy needs: {', '.join(missing)}"])
+    return {n: values[n] for n in names}
+
+
+@deploy("G3 secrets")
+def secret_files() -> None:
+    """Push this host's secret files (<secret_dir>/<name>, 0600) from the encrypted store."""
+    cfg = validate_secrets(host.data.dict(), host.name)
+    if not cfg.files:
+        return
+    values = host_secrets(cfg.needed)
+    files.directory(name="G3: secret directory", path=cfg.secret_dir, user="root", group="root", mode="700")
+    for item in cfg.files:
+        secret_file(name=f"G3: secret file {item['secret']} (0600 {item['owner']})", content=values[item["secret"]],
+                    dest=f"{cfg.secret_dir}/{item['secret']}", user=item["owner"], group=item["group"])

@@ -1,0 +1,38 @@
+"""The one way secrets reach hosts: a 0600 file written through stdin, compared by hash, never displayed.
+
+pyinfra's files.put/template print contents with --diff, cat the remote file at -vvv and stage sudo uploads in
+a 0644 /tmp file. Here the value travels only on the SSH channel's stdin, lands in a 0600 temp file created
+next to the destination, and is renamed into place; the operation's name and commands never include it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+
+from pyinfra import host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.files import File, Sha256File
+from pyinfra.operations import server
+
+
+def secret_file(*, name: str, content: str, dest: str, user: str = "root", group: str = "root") -> OperationMeta | None:
+    """Ensure dest holds content (newline-terminated), mode 0600, owned by user:group.
+
+    Returns the operation, or None when the file is already right (so callers can gate restarts on it).
+    """
+    payload = content if content.endswith("\n") else content + "\n"  # pyinfra's stdin writer adds it anyway
+    stat = host.get_fact(File, path=dest) or {}
+    same = (host.get_fact(Sha256File, path=dest) == hashlib.sha256(payload.encode()).hexdigest()
+            and stat.get("user") == user and stat.get("group") == group and stat.get("mode") == 600)
+    if same:
+        return None
+    q = shlex.quote
+    script = (
+        "set -eu; umask 077; "
+        f"dest={q(dest)}; dir=$(dirname \"$dest\"); mkdir -p \"$dir\"; "
+        "tmp=$(mktemp \"$dir/.hydra-secret.XXXXXX\"); trap 'rm -f \"$tmp\"' EXIT; "
+        f"chown {q(user)}:{q(group)} \"$tmp\"; cat > \"$tmp\"; chmod 600 \"$tmp\"; mv -f \"$tmp\" \"$dest\"; "
+        "trap - EXIT"
+    )
+    return server.shell(name=name, commands=[script], _stdin=payload)
