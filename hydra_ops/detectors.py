@@ -76,3 +76,25 @@ def nginx_lb(host: Host) -> Finding:
                     + "; ".join(f"{u['method']} {','.join(u['servers'])}" for u in upstreams))
     closed = _running(nginx) and bool(match) and listening
     return Finding(CLOSED if closed else OPEN, evidence)
+
+
+def secret_files(host: Host) -> Finding:
+    """G3 (host side) is closed when every secret file the host should have exists, 0600, with its owner.
+    The repository side is `hydra secrets check`."""
+    from pyinfra.facts.files import File
+
+    from hydra_ops.validation import validate_secrets
+
+    try:
+        cfg = validate_secrets(host.data.dict(), host.name)
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    if not cfg.files:
+        return Finding(CLOSED, ["no secret files configured for this host"])
+    evidence, closed = [], True
+    for item in cfg.files:
+        stat = host.get_fact(File, path=f"{cfg.secret_dir}/{item['secret']}")
+        ok = bool(stat) and stat.get("mode") == 600 and stat.get("user") == item["owner"]
+        closed &= ok
+        evidence.append(f"{item['secret']}: " + (f"{stat.get('mode')} {stat.get('user')}" if stat else "absent"))
+    return Finding(CLOSED if closed else OPEN, evidence)

@@ -31,7 +31,8 @@ def check(root: Path, store: SecretStore | None) -> list[Problem]:
     files = tracked_files(root)
     for path in files:
         rel = str(path.relative_to(root))
-        if rel.startswith("secrets/") or rel.endswith((".sops.yaml", ".sops.yml")):
+        is_rules = path.name in (".sops.yaml", ".sops.yml")  # sops' own creation rules, not a secrets file
+        if not is_rules and (rel.startswith("secrets/") or rel.endswith((".sops.yaml", ".sops.yml"))):
             text = path.read_text(errors="replace")
             if "\nsops:" not in "\n" + text or "mac: ENC[" not in text:
                 problems.append(Problem(rel, "is a secrets file without sops encryption metadata (plaintext?)"))

@@ -74,3 +74,15 @@ def targets(cluster: str | None = None) -> list[Target]:
         groups = tuple(host.groups)
         out.append(Target(host.name, groups, address, data, url))
     return out
+
+
+def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
+    """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
+    if selected(cluster) == "local":
+        return ["ssh", "-F", str(Cluster().ssh_config), target.name]
+    cmd = ["ssh", "-o", "BatchMode=yes", "-p", str(target.data.get("ssh_port", 22))]
+    if os.environ.get("HYDRA_SSH_CONFIG"):
+        cmd += ["-F", os.environ["HYDRA_SSH_CONFIG"]]
+    if target.data.get("ssh_key"):
+        cmd += ["-i", str(target.data["ssh_key"])]
+    return [*cmd, f"{target.data.get('ssh_user', 'root')}@{target.address}"]

@@ -12,6 +12,7 @@ if [ -f .cluster/state.json ] && hydra cluster status 2>/dev/null | grep -q " ru
 ruff check .
 rc=0
 python -m pytest -p no:cacheprovider tests/unit tests/integration tests/smoke || rc=$?
+hydra secrets check || rc=1   # no tracked file holds a value of the local cluster's secrets
 
 if [ "$was_up" = 0 ]; then
   hydra cluster down || rc=1

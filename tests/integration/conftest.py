@@ -24,17 +24,17 @@ def compute_before(local_cluster: Cluster) -> Cluster:
 
 @pytest.fixture(scope="session")
 def deploy(local_cluster: Cluster) -> Callable[..., DeployResult]:
-    """Run deploys/compute.py on the local cluster, optionally with extra group data (a dict -> compute.py)."""
+    """Run a deploy on the local cluster, optionally with extra group data (python text -> <group>.py)."""
     counter = iter(range(1000))
 
     def run(overrides: str | None = None, tmp: Path | None = None, target: str = "deploys/compute.py",
-            **kwargs: object) -> DeployResult:
+            group: str = "compute", **kwargs: object) -> DeployResult:
         group_data = []
         if overrides is not None:
             assert tmp is not None
             folder = tmp / f"gd{next(counter)}"
             folder.mkdir()
-            (folder / "compute.py").write_text(overrides)
+            (folder / f"{group}.py").write_text(overrides)
             group_data.append(folder)
         return run_deploy(local_cluster.inventory, target, group_data=group_data, **kwargs)  # type: ignore[arg-type]
 
@@ -51,7 +51,8 @@ def snapshot(cluster: Cluster, host: str = COMPUTE) -> str:
     out = cluster.ssh(host, "systemctl list-units --all --no-legend 'ollama*' 'nginx*' | awk '{print $1,$3,$4}'; "
                             "systemctl list-unit-files --no-legend 'ollama*' 'nginx*'; "
                             "ls -laR --time-style=full-iso /etc/systemd/system /etc/ollama /opt /etc/nginx "
-                            "/usr/local/bin /var/lib/ollama 2>&1; dpkg-query -W; getent passwd; getent group; "
+                            "/usr/local/bin /var/lib/ollama /etc/hydra 2>&1; "
+                            "dpkg-query -W; getent passwd; getent group; "
                             "ss -ltnH | awk '{print $4}' | sort").stdout
     return hashlib.sha256(out.encode()).hexdigest()
 

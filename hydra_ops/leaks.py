@@ -1,0 +1,27 @@
+"""Find secret values on a host without ever putting them in a command line: values travel on ssh's stdin."""
+
+from __future__ import annotations
+
+import subprocess
+
+#: Where a leaked value could sit: configs, logs (the journal included), state, temp files, homes.
+SEARCH = ("/etc", "/opt", "/usr/local", "/var/lib", "/var/log", "/var/tmp", "/tmp", "/root", "/home", "/srv", "/run")
+SKIP = ("/var/lib/apt", "/var/lib/dpkg", "/var/cache", "/run/systemd/journal")
+
+
+def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[str]]:
+    """{path: [secret names]} for every file on the host that holds one of the values (names only, no values)."""
+    found: dict[str, list[str]] = {}
+    script = (f"grep -rlaF -f - {' '.join(SEARCH)} 2>/dev/null "
+              + "".join(f"| grep -v '^{s}/' " for s in SKIP) + "|| true")
+    for name, value in values.items():
+        proc = subprocess.run([*ssh, script], input=value + "\n", capture_output=True, text=True, timeout=120)
+        for path in proc.stdout.split():
+            found.setdefault(path, []).append(name)
+    return found
+
+
+def process_args_containing(ssh: list[str], values: dict[str, str]) -> list[str]:
+    """Names of secrets that appear in any process's arguments on the host right now."""
+    args = subprocess.run([*ssh, "ps -eo args"], capture_output=True, text=True, timeout=60).stdout
+    return [name for name, value in values.items() if value in args]
