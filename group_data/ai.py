@@ -1,16 +1,104 @@
 """hydra-ai: RTX 5090 + RTX 4090, TabbyAPI (ExLlamaV2, tensor parallel) on :5000 (G10, G11).
 
-The TabbyAPI bundle is tracked in its own issue; these are the values the audit and smoke suite already read.
+Every variable is documented with its default; defaults come from seed 002 ("Stability Improvements",
+"Configuration") and the audit (G10: keep ExLlamaV2 in production; G11: Llama 3.3 70B).
 """
-
-#: TabbyAPI port (seed 002). Default 5000.
-tabby_port = 5000
 
 #: Expected GPUs by nvidia-smi index, used by the audit to confirm the host is what the design says. Default 2.
 expected_gpu_count = 2
 
-#: Secret files for TabbyAPI (its api_tokens.yml is built from them). Default: api and admin key, owned by root.
+#: Secret files for TabbyAPI: api and admin key (its api_tokens.yml is built from the same secrets).
 secret_files = [
     {"secret": "tabby_api_key", "owner": "root", "group": "root"},
     {"secret": "tabby_admin_key", "owner": "root", "group": "root"},
 ]
+
+# ---------------------------------------------------------------------------------------------------------------
+# G10: TabbyAPI install. Upstream main dropped the ExLlamaV2 backend on 2026-07-14; EXL2 needs the
+# exl2-checkpoint branch (or an older commit). Pin the archive's sha256 after downloading it once yourself:
+# the deploy refuses to run without it rather than install something unverified.
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Label of the pinned source (a commit or the checkpoint branch); part of the install directory.
+#: Default "exl2-checkpoint".
+tabby_revision = "exl2-checkpoint"
+
+#: Source archive of that revision. Default: GitHub's archive of the exl2-checkpoint branch.
+tabby_source_url = "https://github.com/theroyallab/tabbyAPI/archive/refs/heads/exl2-checkpoint.tar.gz"
+
+#: sha256 of the archive. Default "" (unset: the deploy stops and asks for it; nothing is guessed).
+tabby_source_sha256 = ""
+
+#: pip requirement specs installed into the venv; "." means the unpacked source itself.
+#: Default: TabbyAPI with its CUDA 12.x extras and ExLlamaV2 pinned (the last series TabbyAPI's V2 path supports).
+tabby_pip_packages = [".[cu121]", "exllamav2==0.3.2"]
+
+#: Extra pip arguments (index URLs, --no-index/--find-links for an internal mirror). Default [] (PyPI).
+tabby_pip_args: list[str] = []
+
+#: Root of all TabbyAPI installs (<root>/<revision>-<sha256[:12]>, venv inside). Default "/opt/tabbyapi".
+tabby_install_root = "/opt/tabbyapi"
+
+#: Dedicated service user. Default "tabby" (the seed ran it as the operator's login user "typhon").
+tabby_user = "tabby"
+
+# ---------------------------------------------------------------------------------------------------------------
+# G10: service (seed 002 "Stability Improvements")
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Address and port TabbyAPI listens on. Defaults "0.0.0.0" and 5000.
+tabby_host = "0.0.0.0"
+tabby_port = 5000
+
+#: GPUs the service may use (CUDA_VISIBLE_DEVICES, nvidia-smi order via PCI_BUS_ID). Default [0, 1] (5090, 4090).
+tabby_gpus = [0, 1]
+
+#: PYTORCH_CUDA_ALLOC_CONF. Default "expandable_segments:True".
+tabby_pytorch_alloc_conf = "expandable_segments:True"
+
+#: systemd restart policy: Restart=on-failure every RestartSec, at most StartLimitBurst starts per
+#: StartLimitIntervalSec, so a VRAM failure does not loop forever. Defaults 30, 5, 300 (seed 002).
+tabby_restart_sec = 30
+tabby_start_limit_burst = 5
+tabby_start_limit_interval_sec = 300
+
+#: TimeoutStartSec: model loading time allowed. Default 300.
+tabby_timeout_start_sec = 300
+
+#: Prestart: free VRAM (MiB) each GPU in tabby_gpus must have, and how long to wait for it (s).
+#: Defaults: 20000 MiB per GPU (a 70B 4.0bpw model needs ~45 GB over both), wait 60 s.
+tabby_min_free_vram_mib = 20000
+tabby_vram_wait_sec = 60
+
+#: Prestart: require tabby_model_dir to be a mount point (seed: mnt-models.mount). Default True.
+tabby_require_mount = True
+
+# ---------------------------------------------------------------------------------------------------------------
+# G10: config.yml (seed 002 "Configuration")
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Directory of EXL2 models. Default "/mnt/models/exl2".
+tabby_model_dir = "/mnt/models/exl2"
+
+#: Model loaded at start-up (G11: Llama 3.3 70B). Default "Llama-3.3-70B-Instruct-exl2-4.0bpw".
+tabby_model_name = "Llama-3.3-70B-Instruct-exl2-4.0bpw"
+
+#: Backend. Default "exllamav2" (G10: V3 stays a canary).
+tabby_backend = "exllamav2"
+
+#: Tensor parallelism over the heterogeneous pair. Default True.
+tabby_tensor_parallel = True
+
+#: Automatic split (True) or the manual tabby_gpu_split in GB per GPU. Defaults True and [] (seed: [32, 24]).
+tabby_gpu_split_auto = True
+tabby_gpu_split: list[float] = []
+
+#: VRAM (MB) kept free per GPU by autosplit. Default [96].
+tabby_autosplit_reserve = [96]
+
+#: Context length and KV cache precision. Defaults 32768 and "FP16" (seed 002).
+tabby_max_seq_len = 32768
+tabby_cache_mode = "FP16"
+
+#: Draft model for speculative decoding, or "" for none. Default "" (seed 002: no VRAM left for a draft at 70B).
+tabby_draft_model_name = ""

@@ -224,3 +224,51 @@ def validate_secrets(data: Mapping[str, Any], host: str) -> SecretsConfig:
     if c.problems:
         raise ValidationError(host, c.problems)
     return SecretsConfig(secret_dir=data["secret_dir"], files=tuple(ok))
+
+
+def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfig:
+    """Check G10 group data (TabbyAPI install, service, config.yml); raise naming every bad key."""
+    c = _Checker(data)
+    c.match("tabby_revision", re.compile(r"^[0-9A-Za-z._-]+$"), "a revision label")
+    url = c.get("tabby_source_url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
+        c.problems.append(f"tabby_source_url: {url!r} is not an http(s) URL")
+    sha = c.get("tabby_source_sha256")
+    if sha == "":
+        c.problems.append("tabby_source_sha256: not set; download tabby_source_url once, check it, and pin its "
+                          "sha256 in group_data/ai.py (nothing unverified is installed)")
+    else:
+        c.match("tabby_source_sha256", SHA256, "a sha256 (64 lowercase hex digits)")
+    packages = c.typed("tabby_pip_packages", list, "a list of pip requirement specs")
+    c.each("tabby_pip_packages", packages, lambda p: not isinstance(p, str) or not p.strip() or "\n" in p,
+           "is not a requirement spec")
+    args = c.typed("tabby_pip_args", list, "a list of pip arguments")
+    c.each("tabby_pip_args", args, lambda a: not isinstance(a, str), "is not a string")
+    c.path("tabby_install_root")
+    c.path("tabby_model_dir")
+    c.match("tabby_user", re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a user name")
+    c.address("tabby_host")
+    c.int_range("tabby_port", 1, 65535)
+    gpus = c.typed("tabby_gpus", list, "a list of GPU indices")
+    c.each("tabby_gpus", gpus, lambda g: not _is_int(g) or g < 0, "is not a GPU index")
+    for key, lo, hi in (("tabby_restart_sec", 0, 3600), ("tabby_start_limit_burst", 1, 100),
+                        ("tabby_start_limit_interval_sec", 1, 86400), ("tabby_timeout_start_sec", 1, 7200),
+                        ("tabby_min_free_vram_mib", 0, 1 << 20), ("tabby_vram_wait_sec", 0, 3600),
+                        ("tabby_max_seq_len", 256, 1 << 21)):
+        c.int_range(key, lo, hi)
+    for key in ("tabby_require_mount", "tabby_tensor_parallel", "tabby_gpu_split_auto"):
+        if not isinstance(c.get(key), bool):
+            c.problems.append(f"{key}: {data.get(key)!r} is not true/false")
+    c.match("tabby_model_name", re.compile(r"^[A-Za-z0-9._-]+$"), "a model directory name")
+    c.match("tabby_draft_model_name", re.compile(r"^[A-Za-z0-9._-]*$"), "a model directory name or empty")
+    backend = c.get("tabby_backend")
+    if backend not in ("exllamav2", "exllamav3"):
+        c.problems.append(f"tabby_backend: {backend!r} is not exllamav2 or exllamav3")
+    c.match("tabby_cache_mode", re.compile(r"^(FP16|Q8|Q6|Q4)$"), "one of FP16, Q8, Q6, Q4")
+    c.match("tabby_pytorch_alloc_conf", re.compile(r"^[\w:,.]+$"), "a PYTORCH_CUDA_ALLOC_CONF value")
+    for key in ("tabby_gpu_split", "tabby_autosplit_reserve"):
+        c.each(key, c.typed(key, list, "a list of numbers"), lambda n: not isinstance(n, (int, float)) or n < 0,
+               "is not a non-negative number")
+    if c.problems:
+        raise ValidationError(host, c.problems)
+    return ComputeConfig(data=data, instances=())

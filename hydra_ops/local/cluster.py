@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.doubles.pack import pack_ollama
+from hydra_ops.doubles.pack import TABBY_DOUBLE_REVISION, pack_ollama, pack_tabbyapi
 from hydra_ops.local import image, network
 from hydra_ops.local.network import Net, run
 from hydra_ops.secrets import SecretStore
@@ -45,6 +45,7 @@ class HostSpec:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     before: str | None = None
     docker: bool = False
+    models: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,17 @@ class Cluster:
 
     def _publish_artifacts(self) -> dict[str, str]:
         """Pack the test doubles into the artifact directory; return their URLs and sha256s."""
-        out = self.dir / "artifacts"
+        out, base = self.dir / "artifacts", self.spec.artifact_base
         _, sha = pack_ollama(out / "ollama")
-        return {"ollama_url": f"{self.spec.artifact_base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha}
+        tabby, tabby_sha = pack_tabbyapi(out / "tabbyapi")
+        wheels = out / "wheels"
+        specs = runpy.run_path(str(HERE / "group_data" / "ai.py"))["tabby_pip_packages"]
+        if not all(any(wheels.glob(f"{s.split('==')[0].lower()}-*.whl")) for s in specs):
+            run(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(wheels),
+                *specs)
+        return {"ollama_url": f"{base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha,
+                "tabby_url": f"{base}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
+                "wheels": f"{base}/wheels/"}
 
     def _artifact_server(self, pid: int | None) -> int:
         if _alive(pid):
@@ -237,6 +246,10 @@ class Cluster:
             smi.chmod(0o755)
         if host.before == "legacy_ollama":
             self._legacy_ollama(root)
+        for model in host.models:
+            folder = root / model.lstrip("/")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}\n')
 
     def _legacy_ollama(self, root: Path) -> None:
         """The audit's 'before' on hydra-compute: Ollama as install.sh leaves it, one unit, GPU 0, port 11434."""
@@ -309,6 +322,10 @@ class Cluster:
         appendix = {
             "compute": {"ollama_release_url": artifacts["ollama_url"],
                         "ollama_release_sha256": artifacts["ollama_sha256"]},
+            "ai": {"tabby_revision": TABBY_DOUBLE_REVISION, "tabby_source_url": artifacts["tabby_url"],
+                   "tabby_source_sha256": artifacts["tabby_sha256"],
+                   "tabby_pip_args": ["--no-index", "--find-links", artifacts["wheels"],
+                                      "--trusted-host", self.spec.net.gateway]},
             "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
                     "sops_config": str(self.secrets.config)},
         }

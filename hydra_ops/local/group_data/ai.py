@@ -1,0 +1,20 @@
+"""Local-cluster overrides for hydra-ai: the TabbyAPI double and a scaled-down restart policy.
+
+`hydra cluster up` appends the double's source URL/sha256 and the local wheel mirror.
+"""
+
+#: The double needs only PyYAML (TabbyAPI's config parser); served from the local wheel mirror.
+tabby_pip_packages = ["PyYAML==6.0.3"]
+
+#: Seconds instead of minutes so the burst-limit test finishes: 3 starts within 60 s, 1 s apart.
+tabby_restart_sec = 1
+tabby_start_limit_burst = 3
+tabby_start_limit_interval_sec = 60
+
+#: The fake GPUs report their free memory from /etc/hydra-ops/fake-gpus.json; wait briefly.
+tabby_min_free_vram_mib = 20000
+tabby_vram_wait_sec = 3
+
+#: A plain directory on the local host (G11's fetch will fill it); not a mount point here.
+tabby_model_dir = "/srv/models/exl2"
+tabby_require_mount = False
