@@ -98,3 +98,23 @@ def secret_files(host: Host) -> Finding:
         closed &= ok
         evidence.append(f"{item['secret']}: " + (f"{stat.get('mode')} {stat.get('user')}" if stat else "absent"))
     return Finding(CLOSED if closed else OPEN, evidence)
+
+
+def tabbyapi(host: Host) -> Finding:
+    """G10 (service part) is closed when tabbyapi.service runs, is enabled, has a prestart and restart limits,
+    and answers /health."""
+    state = host.get_fact(SystemdUnitState, unit="tabbyapi.service")
+    if state.get("LoadState") != "loaded":
+        return Finding(OPEN, ["tabbyapi.service: not installed"])
+    limits = host.get_fact(Command, command="systemctl show -p StartLimitBurst,ExecStartPre --value "
+                                            "tabbyapi.service") or ""
+    burst = limits.splitlines()[0] if limits else "?"
+    port = host.data.get("tabby_port", 5000)
+    health = host.get_fact(Command, command=f"curl -s -o /dev/null -w '%{{http_code}}' "
+                                            f"http://127.0.0.1:{port}/health || true") or ""
+    has_prestart = "prestart" in limits
+    evidence = [f"tabbyapi.service: {state.get('ActiveState')}/{state.get('UnitFileState')}",
+                f"prestart: {'yes' if has_prestart else 'no'}; StartLimitBurst={burst}",
+                f"/health: {health or 'no answer'}"]
+    closed = _running(state) and has_prestart and health == "200"
+    return Finding(CLOSED if closed else OPEN, evidence)

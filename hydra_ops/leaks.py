@@ -25,3 +25,22 @@ def process_args_containing(ssh: list[str], values: dict[str, str]) -> list[str]
     """Names of secrets that appear in any process's arguments on the host right now."""
     args = subprocess.run([*ssh, "ps -eo args"], capture_output=True, text=True, timeout=60).stdout
     return [name for name, value in values.items() if value in args]
+
+
+def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
+    """The files a host is meant to hold secrets in: its secret files and TabbyAPI's api_tokens.yml."""
+    files = {f"{data['secret_dir']}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
+    app = subprocess.run([*ssh, "systemctl show -p WorkingDirectory --value tabbyapi.service 2>/dev/null"],
+                         capture_output=True, text=True, timeout=60).stdout.strip()
+    if app:
+        files.add(f"{app}/api_tokens.yml")
+    return files
+
+
+def modes(ssh: list[str], paths: list[str]) -> dict[str, str]:
+    """{path: "mode owner"} for existing paths."""
+    if not paths:
+        return {}
+    out = subprocess.run([*ssh, "stat -c '%n %a %U' -- " + " ".join(f"'{p}'" for p in paths)],
+                         capture_output=True, text=True, timeout=60).stdout
+    return {line.rsplit(" ", 2)[0]: " ".join(line.rsplit(" ", 2)[1:]) for line in out.splitlines()}

@@ -28,6 +28,7 @@ class Gap:
     templates: list[str] = field(default_factory=list)
     smoke: list[str] = field(default_factory=list)
     tracked_in: str | None = None
+    pending: str | None = None
 
     @property
     def implemented(self) -> bool:
@@ -66,6 +67,7 @@ def runbook() -> str:
             f"- Fix: `hydra fix {g.id}` (bundle `{g.bundle}`; also part of `pyinfra inventory.py {g.deploy}`)",
             f"- Verify: `hydra verify -- {smoke}`",
             f"- Templates: {', '.join(g.templates)}",
+            *([f"- Still missing: {g.pending}"] if g.pending else []),
             "",
         ]
     return "\n".join(lines)

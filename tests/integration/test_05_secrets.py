@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_ops.leaks import files_containing, process_args_containing
+from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from hydra_ops.secrets import SecretStore, generate
@@ -70,7 +70,9 @@ def test_rotation_rolls_out_and_no_output_process_or_readable_file_shows_a_value
     for host in (h.name for h in local_cluster.spec.hosts):
         ssh = ["ssh", "-F", str(local_cluster.ssh_config), host]
         holders = files_containing(ssh, {**old, **new})
-        assert set(holders) <= {f"/etc/hydra/secrets/{n}" for n in FILES.get(host, [])}, f"{host}: {holders}"
+        data = {"secret_dir": "/etc/hydra/secrets", "secret_files": [{"secret": n} for n in FILES.get(host, [])]}
+        assert set(holders) <= secret_bearing_files(ssh, data), f"{host}: {holders}"
+        assert all(m.startswith("600 ") for m in modes(ssh, sorted(holders)).values())
         assert process_args_containing(ssh, {**old, **new}) == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hydra_ops.leaks import files_containing
+from hydra_ops.leaks import files_containing, modes, secret_bearing_files
 from hydra_ops.secrets import SecretStore
 from hydra_ops.targets import Target, ssh_command, targets
 from hydra_ops.validation import validate_secrets
@@ -36,9 +36,11 @@ class TestSecrets:
 
     def test_no_secret_value_outside_the_secret_files(self, hosts: list[Target], cluster_name: str) -> None:
         for target in hosts:
-            cfg = validate_secrets(target.data, target.name)
+            ssh = ssh_command(target, cluster_name)
             values = SecretStore.from_data(target.data).read()
-            holders = files_containing(ssh_command(target, cluster_name), values)
-            allowed = {f"{cfg.secret_dir}/{item['secret']}" for item in cfg.files}
+            holders = files_containing(ssh, values)
+            allowed = secret_bearing_files(ssh, target.data)
             strays = {path: names for path, names in holders.items() if path not in allowed}
             assert strays == {}, f"{target.name}: secret values (by name) found in {strays}"
+            loose = {p: m for p, m in modes(ssh, sorted(holders)).items() if not m.startswith("600 ")}
+            assert loose == {}, f"{target.name}: secret-bearing files not 0600: {loose}"

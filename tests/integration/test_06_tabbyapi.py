@@ -1,0 +1,137 @@
+"""G10 on the local cluster: converge, idempotency, and the prestart's three guards under real systemd."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from hydra_ops.local.cluster import Cluster
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import wait_for
+
+AI = "hydra-ai"
+BASE = "http://10.213.7.10:5000"
+UNIT = "tabbyapi.service"
+
+
+@pytest.fixture(scope="module")
+def ai_deployed(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> DeployResult:
+    result = deploy(target="deploys/ai.py")
+    assert result.ok, result.stderr[-3000:]
+    return result
+
+
+def show(cluster: Cluster, *props: str) -> dict[str, str]:
+    out = cluster.ssh(AI, f"systemctl show -p {','.join(props)} {UNIT}").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def journal_since(cluster: Cluster, cursor: str) -> str:
+    return cluster.ssh(AI, f"journalctl -u {UNIT} -o cat --no-pager --after-cursor='{cursor}'").stdout
+
+
+def cursor(cluster: Cluster) -> str:
+    return cluster.ssh(AI, "journalctl -n 0 --show-cursor --no-pager | tail -1").stdout.split("cursor: ")[1].strip()
+
+
+@pytest.fixture
+def healthy_after(local_cluster: Cluster) -> Iterator[None]:
+    """Whatever a test breaks, hand the next test a running service."""
+    yield
+    local_cluster.ssh(AI, f"systemctl reset-failed {UNIT}; systemctl start {UNIT}", check=False)
+    wait_for(lambda: _healthy(), 60, "TabbyAPI to answer /health again")
+
+
+def _healthy() -> bool:
+    try:
+        return requests.get(f"{BASE}/health", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def test_converged_serving_the_configured_model_and_idempotent(
+    ai_deployed: DeployResult, local_cluster: Cluster, deploy: Callable[..., DeployResult],
+) -> None:
+    key = local_cluster.secrets.read()["tabby_api_key"]
+    model = requests.get(f"{BASE}/v1/model", headers={"x-api-key": key}, timeout=10)
+    assert model.status_code == 200 and model.json()["id"] == "Llama-3.3-70B-Instruct-exl2-4.0bpw"
+    assert requests.get(f"{BASE}/v1/model", headers={"x-api-key": "wrong"}, timeout=10).status_code == 401
+    again = deploy(target="deploys/ai.py")
+    assert again.ok and again.changed == []
+
+
+def test_prestart_stops_an_orphan_holding_the_port(ai_deployed: DeployResult, local_cluster: Cluster,
+                                                   healthy_after: None) -> None:
+    app = local_cluster.ssh(AI, f"systemctl show -p WorkingDirectory --value {UNIT}").stdout.strip()
+    local_cluster.ssh(AI, f"systemctl stop {UNIT}")
+    local_cluster.ssh(AI, f"(cd {app} && exec runuser -u tabby -- setsid venv/bin/python main.py) "
+                          "</dev/null >/dev/null 2>&1 &")
+    wait_for(_healthy, 30, "the orphan to listen on :5000")
+    orphan = local_cluster.ssh(AI, "ss -ltnpH 'sport = :5000' | grep -o 'pid=[0-9]*' | cut -d= -f2").stdout.strip()
+    mark = cursor(local_cluster)
+    local_cluster.ssh(AI, f"systemctl start {UNIT}")
+    wait_for(_healthy, 30, "the service to answer after the prestart")
+    assert local_cluster.ssh(AI, f"kill -0 {orphan}", check=False).returncode != 0, "orphan still alive"
+    assert show(local_cluster, "MainPID")["MainPID"] != orphan
+    assert f"port 5000 is held by orphan pid {orphan}" in journal_since(local_cluster, mark)
+
+
+def test_prestart_refuses_to_kill_a_process_that_is_not_ours(ai_deployed: DeployResult, local_cluster: Cluster,
+                                                            healthy_after: None) -> None:
+    local_cluster.ssh(AI, f"systemctl stop {UNIT}")
+    local_cluster.ssh(AI, "setsid python3 -m http.server 5000 </dev/null >/dev/null 2>&1 & echo $! > /run/holder.pid")
+    try:
+        wait_for(_healthy_any, 30, "the foreign holder to listen")
+        mark = cursor(local_cluster)
+        assert local_cluster.ssh(AI, f"systemctl start {UNIT}", check=False).returncode != 0
+        assert "not a TabbyAPI orphan; refusing to start" in journal_since(local_cluster, mark)
+        assert local_cluster.ssh(AI, "kill -0 $(cat /run/holder.pid)", check=False).returncode == 0
+    finally:
+        local_cluster.ssh(AI, f"systemctl stop {UNIT}; kill $(cat /run/holder.pid)", check=False)
+
+
+def _healthy_any() -> bool:
+    try:
+        requests.get(f"{BASE}/", timeout=2)
+        return True
+    except requests.RequestException:
+        return False
+
+
+def test_too_little_vram_fails_with_its_message_and_stops_at_the_burst_limit(
+    ai_deployed: DeployResult, local_cluster: Cluster, healthy_after: None,
+) -> None:
+    spec = "/etc/hydra-ops/fake-gpus.json"
+    original = local_cluster.ssh(AI, f"cat {spec}").stdout
+    gpus = json.loads(original)
+    gpus["gpus"][1]["memory_used_mib"] = gpus["gpus"][1]["memory_mib"] - 1200  # 1200 MiB free on the 4090
+    local_cluster.ssh(AI, f"cat > {spec}", input=json.dumps(gpus))
+    try:
+        mark = cursor(local_cluster)
+        # reset-failed also clears the start-rate counter, so every start in the window is this test's
+        local_cluster.ssh(AI, f"systemctl reset-failed {UNIT}; systemctl restart {UNIT}", check=False)
+        # systemd 252 keeps Result=exit-code and logs the start limit; newer ones say start-limit-hit.
+        wait_for(lambda: show(local_cluster, "ActiveState")["ActiveState"] == "failed"
+                 and "Start request repeated too quickly" in journal_since(local_cluster, mark), 90,
+                 "the unit to give up at its start limit")
+        log = journal_since(local_cluster, mark)
+        assert "not enough free VRAM after 3s: GPU 1 has 1200 MiB free; need 20000 MiB per GPU" in log
+        assert log.count("not enough free VRAM") == 3  # StartLimitBurst=3 on the local cluster, then no more
+    finally:
+        local_cluster.ssh(AI, f"cat > {spec}", input=original)
+
+
+def test_a_missing_model_directory_fails_with_its_message(ai_deployed: DeployResult, local_cluster: Cluster,
+                                                          healthy_after: None) -> None:
+    local_cluster.ssh(AI, "mv /srv/models/exl2 /srv/models/exl2.away")
+    try:
+        mark = cursor(local_cluster)
+        local_cluster.ssh(AI, f"systemctl restart {UNIT}", check=False)
+        wait_for(lambda: "model directory /srv/models/exl2 does not exist" in journal_since(local_cluster, mark),
+                 30, "the prestart's message")
+        assert not _healthy()
+    finally:
+        local_cluster.ssh(AI, f"systemctl stop {UNIT}; mv /srv/models/exl2.away /srv/models/exl2")

@@ -1,0 +1,68 @@
+"""Smoke checks for hydra-ai (G10): TabbyAPI healthy with the configured model, restart limits in force,
+config and token files with the right modes, and no secret in its journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+import testinfra
+
+from hydra_ops.secrets import SecretStore
+from hydra_ops.targets import Target, targets
+from tests.smoke.conftest import unit_state
+
+UNIT = "tabbyapi.service"
+
+
+@pytest.fixture(scope="module")
+def ai(cluster_name: str) -> list[tuple[Target, Any]]:
+    hosts = [(t, testinfra.get_host(t.testinfra_url)) for t in targets(cluster_name) if "ai" in t.groups]
+    assert hosts, f"no ai host in the {cluster_name} inventory"
+    return hosts
+
+
+def systemd_span(seconds: int) -> str:
+    """How `systemctl show` prints a time span (enough for whole minutes and seconds)."""
+    return f"{seconds // 60}min" if seconds and seconds % 60 == 0 else f"{seconds}s"
+
+
+class TestTabbyAPI:
+    """G10: the TabbyAPI service."""
+
+    def test_health_and_the_configured_model(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, _ in ai:
+            base = f"http://{target.address}:{target.data['tabby_port']}"
+            assert requests.get(f"{base}/health", timeout=30).json().get("status") == "healthy"
+            key = SecretStore.from_data(target.data).read()["tabby_api_key"]
+            model = requests.get(f"{base}/v1/model", headers={"x-api-key": key}, timeout=30)
+            assert model.status_code == 200, f"{target.name}: no model loaded ({model.status_code})"
+            assert model.json()["id"] == target.data["tabby_model_name"]
+
+    def test_unit_runs_enabled_with_its_restart_limits(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, host in ai:
+            state = unit_state(host, UNIT)
+            assert (state["ActiveState"], state["UnitFileState"]) == ("active", "enabled"), state
+            props = dict(line.split("=", 1) for line in host.check_output(
+                f"systemctl show -p Restart,RestartUSec,StartLimitBurst,StartLimitIntervalUSec,User {UNIT}"
+            ).splitlines())
+            d = target.data
+            assert props == {"Restart": "on-failure", "RestartUSec": systemd_span(d["tabby_restart_sec"]),
+                             "StartLimitBurst": str(d["tabby_start_limit_burst"]),
+                             "StartLimitIntervalUSec": systemd_span(d["tabby_start_limit_interval_sec"]),
+                             "User": d["tabby_user"]}
+
+    def test_config_and_token_files_have_the_right_modes(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, host in ai:
+            app = host.check_output(f"systemctl show -p WorkingDirectory --value {UNIT}")
+            config, tokens = host.file(f"{app}/config.yml"), host.file(f"{app}/api_tokens.yml")
+            assert (config.mode, config.user) == (0o644, "root")
+            assert (tokens.mode, tokens.user, tokens.group) == (0o600, target.data["tabby_user"],
+                                                                target.data["tabby_user"])
+
+    def test_journal_holds_no_secret(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, host in ai:
+            journal = host.check_output(f"journalctl -u {UNIT} -o cat --no-pager")
+            values = SecretStore.from_data(target.data).read()
+            assert [n for n, v in values.items() if v in journal] == [], f"{target.name}: secret in the journal"

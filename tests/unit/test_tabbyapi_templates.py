@@ -1,0 +1,63 @@
+"""G10 renders: the seed's unit with restart limits, a shellcheck-clean prestart, config.yml from group data."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hydra_ops import PROJECT_ROOT
+from hydra_ops.gaps.g10_tabbyapi import api_tokens, config_yml, prestart_script, unit_file
+from hydra_ops.targets import load_inventory
+from hydra_ops.validation import ValidationError, validate_ai
+
+PINNED = {"tabby_source_sha256": "a" * 64}
+
+
+@pytest.fixture
+def ai_data() -> dict[str, Any]:
+    inventory, _ = load_inventory(PROJECT_ROOT / "inventory.py")
+    return {**inventory.get_host("hydra-ai").data.dict(), **PINNED}
+
+
+def test_production_refuses_an_unpinned_source(ai_data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="tabby_source_sha256: not set"):
+        validate_ai({**ai_data, "tabby_source_sha256": ""})
+
+
+def test_unit_has_the_seed_restart_limits_and_environment(ai_data: dict[str, Any]) -> None:
+    unit = unit_file(validate_ai(ai_data)).splitlines()
+    for line in ("StartLimitIntervalSec=300", "StartLimitBurst=5", "Restart=on-failure", "RestartSec=30",
+                 "TimeoutStartSec=300", "Environment=CUDA_DEVICE_ORDER=PCI_BUS_ID",
+                 "Environment=CUDA_VISIBLE_DEVICES=0,1",
+                 "Environment=PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True", "User=tabby",
+                 "ExecStartPre=+/usr/local/lib/hydra-ops/tabbyapi-prestart.sh", "RequiresMountsFor=/mnt/models/exl2",
+                 "DevicePolicy=closed", "ProtectSystem=strict"):
+        assert line in unit, line
+
+
+def test_config_yml_follows_group_data(ai_data: dict[str, Any]) -> None:
+    cfg = yaml.safe_load(config_yml(validate_ai({**ai_data, "tabby_gpu_split_auto": False,
+                                                 "tabby_gpu_split": [28, 24], "tabby_draft_model_name": "d1"})))
+    assert cfg["network"] == {"host": "0.0.0.0", "port": 5000, "disable_auth": False}
+    model = cfg["model"]
+    assert (model["model_dir"], model["model_name"], model["backend"]) == (
+        "/mnt/models/exl2", "Llama-3.3-70B-Instruct-exl2-4.0bpw", "exllamav2")
+    assert model["tensor_parallel"] is True and model["gpu_split_auto"] is False and model["gpu_split"] == [28, 24]
+    assert model["max_seq_len"] == 32768 and model["cache_mode"] == "FP16"
+    assert cfg["draft_model"]["draft_model_name"] == "d1"
+
+
+def test_api_tokens_hold_both_keys() -> None:
+    assert yaml.safe_load(api_tokens({"tabby_api_key": "a" * 20, "tabby_admin_key": "b" * 20})) == {
+        "api_key": "a" * 20, "admin_key": "b" * 20}
+
+
+def test_prestart_is_shellcheck_clean(ai_data: dict[str, Any], tmp_path: Path) -> None:
+    script = tmp_path / "prestart.sh"
+    script.write_text(prestart_script(validate_ai(ai_data)))
+    proc = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
