@@ -102,3 +102,23 @@ tabby_cache_mode = "FP16"
 
 #: Draft model for speculative decoding, or "" for none. Default "" (seed 002: no VRAM left for a draft at 70B).
 tabby_draft_model_name = ""
+
+# ---------------------------------------------------------------------------------------------------------------
+# G11: models. Fetched file by file from a Hugging Face style mirror (<base>/<repo>/resolve/<revision>/<file>),
+# each file checked against the sha256 pinned here, resumable, moved into tabby_model_dir only when complete.
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Base URL of the model mirror. Default "https://huggingface.co".
+model_base_url = "https://huggingface.co"
+
+#: Staging directory for incomplete downloads; must be on the same filesystem as tabby_model_dir so the finished
+#: model moves into place atomically. Default "/mnt/models/.incoming".
+model_download_dir = "/mnt/models/.incoming"
+
+#: Models to fetch: {"repo", "revision", "dest" (directory name under tabby_model_dir), "files": {name: sha256}}.
+#: Default: Llama 3.3 70B EXL2 4.0bpw (G11) with no files pinned yet: list each file with its sha256 (the
+#: mirror's LFS object ids) before deploying; an empty list is refused rather than downloaded unchecked.
+tabby_models = [
+    {"repo": "turboderp/Llama-3.3-70B-Instruct-exl2", "revision": "4.0bpw",
+     "dest": "Llama-3.3-70B-Instruct-exl2-4.0bpw", "files": {}},
+]

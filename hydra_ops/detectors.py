@@ -118,3 +118,22 @@ def tabbyapi(host: Host) -> Finding:
                 f"/health: {health or 'no answer'}"]
     closed = _running(state) and has_prestart and health == "200"
     return Finding(CLOSED if closed else OPEN, evidence)
+
+
+def models(host: Host) -> Finding:
+    """G11 is closed when every configured model was fetched completely (its marker matches the pinned files)."""
+    import hashlib
+
+    from hydra_ops.gaps.g11_models import manifest
+
+    entries = host.data.get("tabby_models") or []
+    if not entries or any(not m.get("files") for m in entries):
+        return Finding(UNKNOWN, ["tabby_models lists no pinned files to check against"])
+    evidence, closed = [], True
+    for m in entries:
+        want = hashlib.sha256(manifest(m).encode()).hexdigest()
+        path = f"{host.data.get('tabby_model_dir')}/{m['dest']}/.hydra-fetched"
+        have = host.get_fact(Command, command=f"cat {path} 2>/dev/null || true") or ""
+        closed &= have == want
+        evidence.append(f"{m['dest']}: {'complete' if have == want else 'missing or incomplete'}")
+    return Finding(CLOSED if closed else OPEN, evidence)

@@ -269,6 +269,33 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfi
     for key in ("tabby_gpu_split", "tabby_autosplit_reserve"):
         c.each(key, c.typed(key, list, "a list of numbers"), lambda n: not isinstance(n, (int, float)) or n < 0,
                "is not a non-negative number")
+    url = c.get("model_base_url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
+        c.problems.append(f"model_base_url: {url!r} is not an http(s) URL")
+    c.path("model_download_dir")
+    _models(c)
     if c.problems:
         raise ValidationError(host, c.problems)
     return ComputeConfig(data=data, instances=())
+
+
+def _models(c: _Checker) -> None:
+    models = c.typed("tabby_models", list, "a list of {repo, revision, dest, files}") or []
+    for n, m in enumerate(models):
+        where = f"tabby_models[{n}]"
+        if not isinstance(m, dict) or set(m) != {"repo", "revision", "dest", "files"}:
+            c.problems.append(f"{where}: must be exactly {{repo, revision, dest, files}}")
+            continue
+        if not re.match(r"^[\w.-]+/[\w.-]+$", str(m["repo"])):
+            c.problems.append(f"{where}.repo: {m['repo']!r} is not owner/name")
+        if not re.match(r"^[\w.-]+$", str(m["revision"])) or not re.match(r"^[\w.-]+$", str(m["dest"])):
+            c.problems.append(f"{where}: revision and dest must be plain names")
+        files = m["files"]
+        if not isinstance(files, dict) or not files:
+            c.problems.append(f"{where}.files: no files pinned; list each file with its sha256 (nothing is "
+                              "downloaded unchecked)")
+            continue
+        c.each(f"{where}.files", sorted(files), lambda f: not re.match(r"^[\w.-]+(/[\w.-]+)*$", f) or ".." in f,
+               "is not a safe relative file name")
+        c.each(f"{where}.files", sorted(files), lambda f, files=files: not SHA256.match(str(files[f])),
+               "has no valid sha256")

@@ -47,3 +47,27 @@ def pack_tabbyapi(dest_dir: Path) -> tuple[Path, str]:
     main = (HERE / "tabbyapi_double" / "main.py").read_bytes()
     sha = _tarball(path, [(top, None, 0), (f"{top}/main.py", main, 0o644)])
     return path, sha
+
+
+#: The fake model the local mirror serves in place of Llama 3.3 70B EXL2 (same layout, a few MiB of bytes).
+FAKE_MODEL = {"repo": "hydra-local/Llama-3.3-70B-Instruct-exl2", "revision": "4.0bpw",
+              "dest": "Llama-3.3-70B-Instruct-exl2-4.0bpw"}
+
+
+def pack_model(mirror_root: Path) -> dict[str, object]:
+    """Write the fake model under <mirror_root>/<repo>/resolve/<revision>/ (Hugging Face URL layout) and return its
+    tabby_models entry with every file's sha256."""
+    folder = mirror_root / FAKE_MODEL["repo"] / "resolve" / FAKE_MODEL["revision"]
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "config.json": b'{"architectures": ["LlamaForCausalLM"], "quantization_config": {"bits": 4.0}}\n',
+        "tokenizer.json": b'{"version": "1.0", "model": {"type": "BPE"}}\n',
+    }
+    for shard in (1, 2):  # deterministic "weights", large enough to interrupt and resume
+        seed = hashlib.sha256(f"shard-{shard}".encode()).digest()
+        contents[f"output-0000{shard}-of-00002.safetensors"] = seed * (3 * 1024 * 1024 // len(seed))
+    files = {}
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+        files[name] = hashlib.sha256(data).hexdigest()
+    return {**FAKE_MODEL, "files": files}

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.doubles.pack import TABBY_DOUBLE_REVISION, pack_ollama, pack_tabbyapi
+from hydra_ops.doubles.pack import TABBY_DOUBLE_REVISION, pack_model, pack_ollama, pack_tabbyapi
 from hydra_ops.local import image, network
 from hydra_ops.local.network import Net, run
 from hydra_ops.secrets import SecretStore
@@ -45,7 +45,6 @@ class HostSpec:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     before: str | None = None
     docker: bool = False
-    models: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,9 @@ class Cluster:
         if not all(any(wheels.glob(f"{s.split('==')[0].lower()}-*.whl")) for s in specs):
             run(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(wheels),
                 *specs)
-        return {"ollama_url": f"{base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha,
+        model = pack_model(out / "hf")
+        return {"ollama_url": f"{base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
+                "model_base_url": f"{base}/hf",
                 "tabby_url": f"{base}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
                 "wheels": f"{base}/wheels/"}
 
@@ -209,8 +210,8 @@ class Cluster:
             return int(pid)  # type: ignore[arg-type]
         logf = open(self.dir / "artifact-server.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(self.spec.artifact_port), "--bind", self.spec.net.gateway,
-             "--directory", str(self.dir / "artifacts")],
+            [sys.executable, "-m", "hydra_ops.local.artifact_server", "--port", str(self.spec.artifact_port),
+             "--bind", self.spec.net.gateway, "--directory", str(self.dir / "artifacts")],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
         )
         _wait_port(self.spec.net.gateway, self.spec.artifact_port, 15)
@@ -246,10 +247,7 @@ class Cluster:
             smi.chmod(0o755)
         if host.before == "legacy_ollama":
             self._legacy_ollama(root)
-        for model in host.models:
-            folder = root / model.lstrip("/")
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}\n')
+
 
     def _legacy_ollama(self, root: Path) -> None:
         """The audit's 'before' on hydra-compute: Ollama as install.sh leaves it, one unit, GPU 0, port 11434."""
@@ -325,7 +323,8 @@ class Cluster:
             "ai": {"tabby_revision": TABBY_DOUBLE_REVISION, "tabby_source_url": artifacts["tabby_url"],
                    "tabby_source_sha256": artifacts["tabby_sha256"],
                    "tabby_pip_args": ["--no-index", "--find-links", artifacts["wheels"],
-                                      "--trusted-host", self.spec.net.gateway]},
+                                      "--trusted-host", self.spec.net.gateway],
+                   "model_base_url": artifacts["model_base_url"], "tabby_models": [artifacts["model"]]},
             "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
                     "sops_config": str(self.secrets.config)},
         }

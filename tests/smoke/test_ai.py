@@ -66,3 +66,28 @@ class TestTabbyAPI:
             journal = host.check_output(f"journalctl -u {UNIT} -o cat --no-pager")
             values = SecretStore.from_data(target.data).read()
             assert [n for n, v in values.items() if v in journal] == [], f"{target.name}: secret in the journal"
+
+
+class TestModels:
+    """G11: the configured models are present, complete, and the served model is one of them."""
+
+    def test_every_configured_model_is_complete(self, ai: list[tuple[Target, Any]]) -> None:
+        import hashlib
+
+        from hydra_ops.gaps.g11_models import manifest
+
+        for target, host in ai:
+            for model in target.data["tabby_models"]:
+                folder = f"{target.data['tabby_model_dir']}/{model['dest']}"
+                marker = host.file(f"{folder}/.hydra-fetched")
+                assert marker.exists, f"{target.name}: {model['dest']} was never completely fetched"
+                assert marker.content_string.strip() == hashlib.sha256(manifest(model).encode()).hexdigest()
+                for name in model["files"]:
+                    assert host.file(f"{folder}/{name}").is_file, f"{target.name}: {model['dest']}/{name} missing"
+
+    def test_models_endpoint_lists_the_configured_model(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, _ in ai:
+            key = SecretStore.from_data(target.data).read()["tabby_api_key"]
+            listed = requests.get(f"http://{target.address}:{target.data['tabby_port']}/v1/models",
+                                  headers={"x-api-key": key}, timeout=30).json()
+            assert target.data["tabby_model_name"] in [m["id"] for m in listed["data"]]

@@ -15,12 +15,13 @@ from hydra_ops.targets import load_inventory
 from hydra_ops.validation import ValidationError, validate_ai
 
 PINNED = {"tabby_source_sha256": "a" * 64}
+MODEL = {"repo": "o/m", "revision": "r", "dest": "d", "files": {"config.json": "b" * 64}}
 
 
 @pytest.fixture
 def ai_data() -> dict[str, Any]:
     inventory, _ = load_inventory(PROJECT_ROOT / "inventory.py")
-    return {**inventory.get_host("hydra-ai").data.dict(), **PINNED}
+    return {**inventory.get_host("hydra-ai").data.dict(), **PINNED, "tabby_models": [MODEL]}
 
 
 def test_production_refuses_an_unpinned_source(ai_data: dict[str, Any]) -> None:
@@ -59,5 +60,24 @@ def test_api_tokens_hold_both_keys() -> None:
 def test_prestart_is_shellcheck_clean(ai_data: dict[str, Any], tmp_path: Path) -> None:
     script = tmp_path / "prestart.sh"
     script.write_text(prestart_script(validate_ai(ai_data)))
+    proc = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_models_must_pin_every_file(ai_data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match=r"tabby_models\[0\].files: no files pinned"):
+        validate_ai({**ai_data, "tabby_models": [dict(MODEL, files={})]})  # as the production default
+    entry = {"repo": "o/m", "revision": "r", "dest": "d", "files": {"../x": "a" * 64, "w.bin": "nope"}}
+    with pytest.raises(ValidationError) as err:
+        validate_ai({**ai_data, "tabby_models": [entry]})
+    assert "'../x' is not a safe relative file name" in str(err.value)
+    assert "'w.bin' has no valid sha256" in str(err.value)
+
+
+def test_fetch_script_is_shellcheck_clean(tmp_path: Path) -> None:
+    from hydra_ops.render import render
+
+    script = tmp_path / "fetch.sh"
+    script.write_text(render("model-fetch.sh.j2"))
     proc = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout

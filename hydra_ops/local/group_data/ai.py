@@ -1,6 +1,7 @@
 """Local-cluster overrides for hydra-ai: the TabbyAPI double and a scaled-down restart policy.
 
-`hydra cluster up` appends the double's source URL/sha256 and the local wheel mirror.
+`hydra cluster up` appends the double's source URL/sha256, the local wheel mirror and the fake model's mirror
+(tabby_models with every file's sha256).
 """
 
 #: The double needs only PyYAML (TabbyAPI's config parser); served from the local wheel mirror.
@@ -15,6 +16,7 @@ tabby_start_limit_interval_sec = 60
 tabby_min_free_vram_mib = 20000
 tabby_vram_wait_sec = 3
 
-#: A plain directory on the local host (G11's fetch will fill it); not a mount point here.
+#: A plain directory on the local host, filled by G11's fetch from the local mirror; not a mount point here.
 tabby_model_dir = "/srv/models/exl2"
+model_download_dir = "/srv/models/.incoming"
 tabby_require_mount = False
