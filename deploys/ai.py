@@ -8,11 +8,11 @@ from pyinfra import host
 from hydra_ops.gaps.g03_secrets import secret_files
 from hydra_ops.gaps.g10_tabbyapi import tabbyapi
 from hydra_ops.gaps.g11_models import fetch_models, load_model
-from hydra_ops.validation import validate_ai, validate_secrets
+from hydra_ops.validation import validate_secrets, validate_tabby_roles
 
 if "ai" in host.groups:
     validate_secrets(host.data.dict(), host.name)  # all data checks before any fact or operation
-    validate_ai(host.data.dict(), host.name)
+    validate_tabby_roles(host.data.dict(), host.name)
     secret_files()
     fetch_models()  # the prestart refuses to start TabbyAPI without its model
     tabbyapi()

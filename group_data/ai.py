@@ -122,3 +122,27 @@ tabby_models = [
     {"repo": "turboderp/Llama-3.3-70B-Instruct-exl2", "revision": "4.0bpw",
      "dest": "Llama-3.3-70B-Instruct-exl2-4.0bpw", "files": {}},
 ]
+
+# ---------------------------------------------------------------------------------------------------------------
+# G10: ExLlamaV3 side by side (seed 002 "ExLlamaV3 Migration Guide"), promoted or rolled back with
+# `hydra tabby promote` / `hydra tabby rollback`, which set tabby_serving and deploy.
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Which install serves on tabby_port: "stable" (the settings above) or "canary" (with tabby_canary applied).
+#: Default "stable".
+tabby_serving = "stable"
+
+#: The canary: overrides of the settings above, without the "tabby_" prefix (revision, source_url,
+#: source_sha256, pip_packages, pip_args, port, backend, model_dir, model_name, cache_mode, gpu_split,
+#: gpu_split_auto, autosplit_reserve, max_seq_len, draft_model_name); it runs as tabbyapi-canary.service on its
+#: own port with its own venv and config. Default {} (no canary; both 70B models do not fit in 56 GB at once).
+#: Seed 002's V3 test setup would be:
+#:   {"revision": "<main commit>", "source_url": "...", "source_sha256": "...", "backend": "exllamav3",
+#:    "pip_packages": [".[cu128]", "exllamav3==1.6.5"], "port": 5001, "model_dir": "/mnt/models/exl3",
+#:    "model_name": "Llama-3.3-70B-Instruct-exl3-4.0bpw", "gpu_split_auto": False, "gpu_split": [28, 24],
+#:    "cache_mode": "Q4"}
+tabby_canary: dict = {}
+
+#: Where the outgoing config.yml and unit are copied before a promote or rollback switches installs.
+#: Default "/var/backups/hydra-ops/tabbyapi".
+tabby_backup_dir = "/var/backups/hydra-ops/tabbyapi"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hydra_ops._gevent  # noqa: F401  (first: see the module)
+
+# isort: split
 import json
 import os
 import subprocess
@@ -219,6 +222,42 @@ def secrets_check(cluster_name: str | None, no_decrypt: bool) -> None:
         click.echo(f"{p.path}: {p.what}", err=True)
     click.echo(f"{len(problems)} problem(s)")
     sys.exit(1 if problems else 0)
+
+
+# -- TabbyAPI canary ---------------------------------------------------------------------------------------------
+@main.group()
+def tabby() -> None:
+    """G10: the TabbyAPI canary (e.g. ExLlamaV3 on :5001) and the switch of :5000 between it and V2."""
+
+
+def _switch(cluster_name: str | None, role: str) -> None:
+    from pathlib import Path
+
+    from hydra_ops.tabby import TabbyError, switch
+    from hydra_ops.targets import selected, targets
+
+    name = selected(cluster_name)
+    inventory = Path(_inventory(name))
+    group_file = (inventory.parent if name == "local" else PROJECT_ROOT) / "group_data" / "ai.py"
+    hosts = [t for t in targets(name) if "ai" in t.groups]
+    try:
+        switch(role, inventory, group_file, hosts, log=click.echo)
+    except TabbyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@tabby.command()
+@cluster_option
+def promote(cluster_name: str | None) -> None:
+    """Serve the canary on :5000 (after checking it serves a model; the V2 config is backed up first)."""
+    _switch(cluster_name, "canary")
+
+
+@tabby.command()
+@cluster_option
+def rollback(cluster_name: str | None) -> None:
+    """Serve the stable (V2) install on :5000 again, with its config unchanged."""
+    _switch(cluster_name, "stable")
 
 
 @main.command()

@@ -1,9 +1,3 @@
-"""pytest plugin loaded first (`-p hydra_ops.pytest_gevent`): gevent-patch before any plugin imports ssl.
+"""pytest plugin loaded first (`-p hydra_ops.pytest_gevent`): gevent-patch before any plugin imports ssl."""
 
-pyinfra's CLI package runs gevent's monkey.patch_all() on import, and the test suites import it to load
-inventories; patching this early keeps the whole session consistent (and silences gevent's warning).
-"""
-
-from gevent import monkey
-
-monkey.patch_all()
+import hydra_ops._gevent  # noqa: F401

@@ -299,3 +299,43 @@ def _models(c: _Checker) -> None:
                "is not a safe relative file name")
         c.each(f"{where}.files", sorted(files), lambda f, files=files: not SHA256.match(str(files[f])),
                "has no valid sha256")
+
+
+CANARY_KEYS = {"revision", "source_url", "source_sha256", "pip_packages", "pip_args", "port", "backend",
+               "model_dir", "model_name", "cache_mode", "gpu_split", "gpu_split_auto", "autosplit_reserve",
+               "max_seq_len", "draft_model_name"}
+
+
+def canary_data(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The canary's full settings: the stable ones with tabby_canary's overrides applied (None without a canary)."""
+    overrides = data.get("tabby_canary") or {}
+    if not overrides:
+        return None
+    return {**data, **{f"tabby_{key}": value for key, value in overrides.items()}}
+
+
+def validate_tabby_roles(
+    data: Mapping[str, Any], host: str = "hydra-ai",
+) -> tuple[ComputeConfig, ComputeConfig | None]:
+    """Validate the stable install and, when configured, the canary (as stable + overrides)."""
+    problems = []
+    overrides = data.get("tabby_canary")
+    if not isinstance(overrides, dict):
+        problems.append(f"tabby_canary: {overrides!r} is not a mapping")
+        overrides = {}
+    unknown = sorted(set(overrides) - CANARY_KEYS)
+    if unknown:
+        problems.append(f"tabby_canary: unknown settings {', '.join(unknown)} "
+                        f"(allowed: {', '.join(sorted(CANARY_KEYS))})")
+    if overrides and overrides.get("port", data.get("tabby_port")) == data.get("tabby_port"):
+        problems.append("tabby_canary: needs its own port (seed 002 uses 5001)")
+    serving = data.get("tabby_serving")
+    if serving not in ("stable", "canary"):
+        problems.append(f"tabby_serving: {serving!r} is not stable or canary")
+    elif serving == "canary" and not overrides:
+        problems.append("tabby_serving: 'canary' but tabby_canary is empty")
+    if problems:
+        raise ValidationError(host, problems)
+    stable = validate_ai(data, host)
+    merged = canary_data(data)
+    return stable, (validate_ai(merged, f"{host} (canary)") if merged else None)

@@ -9,8 +9,9 @@ import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-#: The double's TabbyAPI "revision": stands in for the pinned git commit of the real source tarball.
+#: The double's TabbyAPI "revisions": stand-ins for the pinned commits of the V2 install and the V3 canary.
 TABBY_DOUBLE_REVISION = "double-exl2"
+TABBY_CANARY_REVISION = "double-exl3"
 
 
 def _tarball(path: Path, entries: list[tuple[str, bytes | None, int]]) -> str:
@@ -40,9 +41,9 @@ def pack_ollama(dest_dir: Path) -> tuple[Path, str]:
     return path, sha
 
 
-def pack_tabbyapi(dest_dir: Path) -> tuple[Path, str]:
+def pack_tabbyapi(dest_dir: Path, revision: str = TABBY_DOUBLE_REVISION) -> tuple[Path, str]:
     """tabbyAPI-<rev>.tar.gz with one top directory holding main.py, like a GitHub source archive."""
-    top = f"tabbyAPI-{TABBY_DOUBLE_REVISION}"
+    top = f"tabbyAPI-{revision}"
     path = dest_dir / f"{top}.tar.gz"
     main = (HERE / "tabbyapi_double" / "main.py").read_bytes()
     sha = _tarball(path, [(top, None, 0), (f"{top}/main.py", main, 0o644)])

@@ -63,9 +63,9 @@ def _key_from_tokens(app: str, which: str) -> str:
 @deploy("G11 model load")
 def load_model() -> None:
     """Load tabby_model_name through /v1/model/load (admin key from api_tokens.yml) unless it is already loaded."""
-    from hydra_ops.gaps.g10_tabbyapi import app_dir
+    from hydra_ops.gaps.g10_tabbyapi import app_dir, roles
 
-    cfg = validate_ai(host.data.dict(), host.name)
+    cfg, _ = roles(host.data.dict())  # whatever serves on tabby_port
     app, url = app_dir(cfg), f"http://127.0.0.1:{cfg.tabby_port}"
     loaded = host.get_fact(Command, command=(
         f"k=$({_key_from_tokens(app, 'api_key')} 2>/dev/null) || exit 0; "

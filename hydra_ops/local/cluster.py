@@ -24,7 +24,13 @@ from typing import Any
 import yaml
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.doubles.pack import TABBY_DOUBLE_REVISION, pack_model, pack_ollama, pack_tabbyapi
+from hydra_ops.doubles.pack import (
+    TABBY_CANARY_REVISION,
+    TABBY_DOUBLE_REVISION,
+    pack_model,
+    pack_ollama,
+    pack_tabbyapi,
+)
 from hydra_ops.local import image, network
 from hydra_ops.local.network import Net, run
 from hydra_ops.secrets import SecretStore
@@ -194,6 +200,7 @@ class Cluster:
         out, base = self.dir / "artifacts", self.spec.artifact_base
         _, sha = pack_ollama(out / "ollama")
         tabby, tabby_sha = pack_tabbyapi(out / "tabbyapi")
+        canary, canary_sha = pack_tabbyapi(out / "tabbyapi", TABBY_CANARY_REVISION)
         wheels = out / "wheels"
         specs = runpy.run_path(str(HERE / "group_data" / "ai.py"))["tabby_pip_packages"]
         if not all(any(wheels.glob(f"{s.split('==')[0].lower()}-*.whl")) for s in specs):
@@ -203,6 +210,7 @@ class Cluster:
         return {"ollama_url": f"{base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
                 "model_base_url": f"{base}/hf",
                 "tabby_url": f"{base}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
+                "canary_url": f"{base}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
                 "wheels": f"{base}/wheels/"}
 
     def _artifact_server(self, pid: int | None) -> int:
@@ -324,7 +332,10 @@ class Cluster:
                    "tabby_source_sha256": artifacts["tabby_sha256"],
                    "tabby_pip_args": ["--no-index", "--find-links", artifacts["wheels"],
                                       "--trusted-host", self.spec.net.gateway],
-                   "model_base_url": artifacts["model_base_url"], "tabby_models": [artifacts["model"]]},
+                   "model_base_url": artifacts["model_base_url"], "tabby_models": [artifacts["model"]],
+                   "tabby_canary": {"revision": TABBY_CANARY_REVISION, "source_url": artifacts["canary_url"],
+                                    "source_sha256": artifacts["canary_sha256"], "backend": "exllamav3",
+                                    "port": 5001}},
             "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
                     "sops_config": str(self.secrets.config)},
         }

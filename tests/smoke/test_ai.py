@@ -61,6 +61,17 @@ class TestTabbyAPI:
             assert (tokens.mode, tokens.user, tokens.group) == (0o600, target.data["tabby_user"],
                                                                 target.data["tabby_user"])
 
+    def test_canary_runs_beside_stable_when_configured(self, ai: list[tuple[Target, Any]]) -> None:
+        for target, host in ai:
+            canary = target.data.get("tabby_canary") or {}
+            if not canary or target.data["tabby_serving"] != "stable":
+                assert unit_state(host, "tabbyapi-canary.service")["ActiveState"] != "active"
+                continue
+            state = unit_state(host, "tabbyapi-canary.service")
+            assert (state["ActiveState"], state["UnitFileState"]) == ("active", "enabled"), state
+            health = requests.get(f"http://{target.address}:{canary['port']}/health", timeout=30)
+            assert health.json().get("status") == "healthy"
+
     def test_journal_holds_no_secret(self, ai: list[tuple[Target, Any]]) -> None:
         for target, host in ai:
             journal = host.check_output(f"journalctl -u {UNIT} -o cat --no-pager")

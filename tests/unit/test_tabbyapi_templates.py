@@ -81,3 +81,30 @@ def test_fetch_script_is_shellcheck_clean(tmp_path: Path) -> None:
     script.write_text(render("model-fetch.sh.j2"))
     proc = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_canary_is_validated_as_stable_plus_overrides(ai_data: dict[str, Any]) -> None:
+    from hydra_ops.validation import validate_tabby_roles
+
+    canary = {"revision": "v3", "source_sha256": "c" * 64, "backend": "exllamav3", "port": 5001}
+    stable, merged = validate_tabby_roles({**ai_data, "tabby_canary": canary})
+    assert merged is not None and (merged.tabby_port, merged.tabby_backend) == (5001, "exllamav3")
+    assert merged.tabby_model_dir == stable.tabby_model_dir  # not overridden: inherited
+    for bad, message in (({**canary, "port": 5000}, "needs its own port"),
+                         ({**canary, "colour": "red"}, "unknown settings colour"),
+                         ({**canary, "backend": "vllm"}, "is not exllamav2 or exllamav3")):
+        with pytest.raises(ValidationError, match=message):
+            validate_tabby_roles({**ai_data, "tabby_canary": bad})
+    with pytest.raises(ValidationError, match="'canary' but tabby_canary is empty"):
+        validate_tabby_roles({**ai_data, "tabby_serving": "canary"})
+
+
+def test_recording_the_serving_role_replaces_the_previous_record(tmp_path: Path) -> None:
+    from hydra_ops.tabby import record_serving
+
+    path = tmp_path / "ai.py"
+    path.write_text('tabby_port = 5000\n')
+    record_serving(path, "canary")
+    record_serving(path, "stable")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "tabby_port = 5000" and len(lines) == 2 and lines[1].startswith('tabby_serving = "stable"')
