@@ -28,12 +28,13 @@ def process_args_containing(ssh: list[str], values: dict[str, str]) -> list[str]
 
 
 def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
-    """The files a host is meant to hold secrets in: its secret files and TabbyAPI's api_tokens.yml."""
+    """The files a host is meant to hold secrets in: its secret files and the api_tokens.yml of each TabbyAPI
+    unit (the serving one and the canary)."""
     files = {f"{data['secret_dir']}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
-    app = subprocess.run([*ssh, "systemctl show -p WorkingDirectory --value tabbyapi.service 2>/dev/null"],
-                         capture_output=True, text=True, timeout=60).stdout.strip()
-    if app:
-        files.add(f"{app}/api_tokens.yml")
+    apps = subprocess.run([*ssh, "systemctl show -p WorkingDirectory --value tabbyapi.service "
+                                 "tabbyapi-canary.service 2>/dev/null"],
+                          capture_output=True, text=True, timeout=60).stdout.split()
+    files.update(f"{app}/api_tokens.yml" for app in apps)
     return files
 
 
