@@ -135,3 +135,20 @@ def test_a_missing_model_directory_fails_with_its_message(ai_deployed: DeployRes
         assert not _healthy()
     finally:
         local_cluster.ssh(AI, f"systemctl stop {UNIT}; mv /srv/models/exl2.away /srv/models/exl2")
+
+
+def test_a_config_change_restarts_the_service_and_an_unchanged_run_does_not(
+    ai_deployed: DeployResult, local_cluster: Cluster, deploy: Callable[..., DeployResult], tmp_path,
+) -> None:
+    first = show(local_cluster, "MainPID")["MainPID"]
+    changed = deploy("tabby_max_seq_len = 16384\n", tmp_path, target="deploys/ai.py", group="ai")
+    assert changed.ok and any("restart tabbyapi.service" in name for name in changed.changed)
+    second = show(local_cluster, "MainPID")["MainPID"]
+    assert second != first
+    app = local_cluster.ssh(AI, f"systemctl show -p WorkingDirectory --value {UNIT}").stdout.strip()
+    assert "max_seq_len: 16384" in local_cluster.ssh(AI, f"cat {app}/config.yml").stdout
+    back = deploy(target="deploys/ai.py")
+    assert back.ok and show(local_cluster, "MainPID")["MainPID"] != second
+    third = show(local_cluster, "MainPID")["MainPID"]
+    again = deploy(target="deploys/ai.py")
+    assert again.ok and again.changed == [] and show(local_cluster, "MainPID")["MainPID"] == third
