@@ -79,6 +79,11 @@ class _Checker:
         if value is not None and (not isinstance(value, str) or not pattern.match(value)):
             self.problems.append(f"{key}: {value!r} is not {what}")
 
+    def url(self, key: str) -> None:
+        value = self.get(key)
+        if value is not None and (not isinstance(value, str) or not re.match(r"^https?://\S+$", value)):
+            self.problems.append(f"{key}: {value!r} is not an http(s) URL")
+
     def address(self, key: str) -> None:
         value = self.get(key)
         try:
@@ -100,9 +105,7 @@ def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Co
     """Check G1/G2 group data; raise ValidationError naming every bad key, or return the typed config."""
     c = _Checker(data)
     c.match("ollama_version", re.compile(r"^[0-9A-Za-z._-]+$"), "a version label")
-    url = c.get("ollama_release_url")
-    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
-        c.problems.append(f"ollama_release_url: {url!r} is not an http(s) URL")
+    c.url("ollama_release_url")
     c.match("ollama_release_sha256", SHA256, "a sha256 (64 lowercase hex digits)")
     for key in ("ollama_install_root", "ollama_models_dir"):
         c.path(key)
@@ -230,9 +233,7 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfi
     """Check G10 group data (TabbyAPI install, service, config.yml); raise naming every bad key."""
     c = _Checker(data)
     c.match("tabby_revision", re.compile(r"^[0-9A-Za-z._-]+$"), "a revision label")
-    url = c.get("tabby_source_url")
-    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
-        c.problems.append(f"tabby_source_url: {url!r} is not an http(s) URL")
+    c.url("tabby_source_url")
     sha = c.get("tabby_source_sha256")
     if sha == "":
         c.problems.append("tabby_source_sha256: not set; download tabby_source_url once, check it, and pin its "
@@ -269,9 +270,7 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfi
     for key in ("tabby_gpu_split", "tabby_autosplit_reserve"):
         c.each(key, c.typed(key, list, "a list of numbers"), lambda n: not isinstance(n, (int, float)) or n < 0,
                "is not a non-negative number")
-    url = c.get("model_base_url")
-    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
-        c.problems.append(f"model_base_url: {url!r} is not an http(s) URL")
+    c.url("model_base_url")
     c.path("model_download_dir")
     _models(c)
     if c.problems:

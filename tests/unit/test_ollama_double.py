@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,9 @@ import ollama
 import pytest
 import requests
 
+from tests.doubles import free_port, wait_serving
+
 DOUBLE = Path(__file__).resolve().parents[2] / "hydra_ops" / "doubles" / "ollama_double.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -30,15 +25,8 @@ def start(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
                 PATH="/nonexistent", **env)  # PATH without nvidia-smi: a GPU-less host
     proc = subprocess.Popen([sys.executable, str(DOUBLE), "serve"], env=full, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base, timeout=1).ok:
-                return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("double did not start")
+    wait_serving(proc, base)
+    return proc, base
 
 
 @pytest.fixture

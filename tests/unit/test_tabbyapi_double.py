@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from tests.unit.test_ollama_double import free_port
+from tests.doubles import free_port, wait_serving
 
 MAIN = Path(__file__).resolve().parents[2] / "hydra_ops" / "doubles" / "tabbyapi_double" / "main.py"
 KEYS = {"api_key": "k-api-" + "1" * 20, "admin_key": "k-admin-" + "2" * 20}
@@ -32,15 +31,8 @@ def start(workdir: Path, model_name: str | None, tokens: bool = True) -> tuple[s
     proc = subprocess.Popen([sys.executable, str(MAIN)], cwd=workdir, stderr=subprocess.PIPE,
                             env={"TABBY_DOUBLE_TOKEN_DELAY_MS": "1", "PATH": "/usr/bin:/bin"})
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/health", timeout=1)
-            return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("double did not start")
+    wait_serving(proc, f"{base}/health")
+    return proc, base
 
 
 @pytest.fixture
