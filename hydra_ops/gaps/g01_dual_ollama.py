@@ -97,8 +97,8 @@ def dual_ollama() -> None:
                                f"http://127.0.0.1:{inst.port}/api/version; do sleep 0.2; done' "
                                f"|| {{ echo '{inst.unit} did not answer on :{inst.port}' >&2; exit 1; }}"])
 
-    missing = [m for m in cfg.ollama_models if _canonical(m) not in host.get_fact(OllamaModels,
-                                                                                 models_dir=cfg.ollama_models_dir)]
+    stored = set(host.get_fact(OllamaModels, models_dir=cfg.ollama_models_dir))  # custom facts are not cached
+    missing = [m for m in cfg.ollama_models if _canonical(m) not in stored]
     if missing:
         first = cfg.instances[0].port
         q = shlex.quote
