@@ -141,8 +141,15 @@ def _service(cfg: ComputeConfig, unit: str, keys: dict[str, str]) -> None:
     unit_op = files.put(name=f"G10: {unit}", src=StringIO(unit_file(cfg, unit)), dest=f"/etc/systemd/system/{unit}",
                         mode="644")
     systemd.daemon_reload(name=f"G10: {label}: reload systemd units", _if=unit_op.did_change)
-    started = systemd.service(name=f"G10: {unit} running and enabled", service=unit, running=True, enabled=True)
     changed = [op for op in (installed, venv, config, tokens, prestart, unit_op) if op is not None]
+    # StartLimitBurst is there to stop crash loops; it must not refuse a (re)start the deploy decided on, nor keep
+    # a unit that gave up earlier from being started again by the next deploy.
+    gave_up = host.get_fact(SystemdUnitState, unit=unit).get("ActiveState") == "failed"
+    server.shell(name=f"G10: {label}: clear the crash-loop counter before a deliberate (re)start",
+                 # a unit systemd has not loaded (stopped and collected) has no counter to clear
+                 commands=[f"systemctl reset-failed {unit} 2>/dev/null || ! systemctl is-failed --quiet {unit}"],
+                 _if=lambda: gave_up or any_changed(*changed)())
+    started = systemd.service(name=f"G10: {unit} running and enabled", service=unit, running=True, enabled=True)
     restarted = systemd.service(name=f"G10: restart {unit} for its new settings", service=unit, restarted=True,
                                 _if=any_changed(*changed))
     server.shell(name=f"G10: wait for {unit} to answer /health", _if=any_changed(started, restarted), commands=[
