@@ -10,7 +10,7 @@ from io import StringIO
 import yaml
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import File
+from pyinfra.facts.files import File, FindFiles
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
@@ -101,6 +101,17 @@ def tabbyapi() -> None:
     elif host.get_fact(SystemdUnitState, unit=CANARY_UNIT).get("LoadState") == "loaded":
         systemd.service(name=f"G10: {CANARY_UNIT} stopped (no canary, or it was promoted)", service=CANARY_UNIT,
                         running=False, enabled=False)
+    _forget_keys_of_superseded_installs(serving, canary)
+
+
+def _forget_keys_of_superseded_installs(serving: ComputeConfig, canary: ComputeConfig | None) -> None:
+    """Installs no unit uses keep their code (a quick way back) but not their api_tokens.yml: a rotated key must
+    not live on in an old copy. A deploy that selects such an install again writes the current keys."""
+    active = {f"{app_dir(cfg)}/api_tokens.yml" for cfg in (serving, canary) if cfg is not None}
+    found = host.get_fact(FindFiles, path=serving.tabby_install_root, maxdepth=2, fname="api_tokens.yml") or []
+    for stale in sorted(set(found) - active):
+        files.file(name=f"G10: remove the keys of superseded install {stale.rsplit('/', 2)[1]}", path=stale,
+                   present=False)
 
 
 def _backup_when_switching(cfg: ComputeConfig) -> None:

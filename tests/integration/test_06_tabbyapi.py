@@ -152,3 +152,20 @@ def test_a_config_change_restarts_the_service_and_an_unchanged_run_does_not(
     third = show(local_cluster, "MainPID")["MainPID"]
     again = deploy(target="deploys/ai.py")
     assert again.ok and again.changed == [] and show(local_cluster, "MainPID")["MainPID"] == third
+
+
+def test_superseded_installs_lose_their_keys_but_keep_their_code(
+    ai_deployed: DeployResult, local_cluster: Cluster, deploy: Callable[..., DeployResult],
+) -> None:
+    old = "/opt/tabbyapi/double-exl2-000000000000"
+    local_cluster.ssh(AI, f"mkdir -p {old} && touch {old}/main.py && install -m 600 /dev/null {old}/api_tokens.yml")
+    try:
+        result = deploy(target="deploys/ai.py")
+        assert result.ok and any("remove the keys of superseded install double-exl2-000000000000" in name
+                                 for name in result.changed)
+        assert local_cluster.ssh(AI, f"test -e {old}/api_tokens.yml", check=False).returncode != 0
+        assert local_cluster.ssh(AI, f"test -e {old}/main.py", check=False).returncode == 0
+        app = local_cluster.ssh(AI, f"systemctl show -p WorkingDirectory --value {UNIT}").stdout.strip()
+        assert local_cluster.ssh(AI, f"test -e {app}/api_tokens.yml", check=False).returncode == 0
+    finally:
+        local_cluster.ssh(AI, f"rm -rf {old}")
