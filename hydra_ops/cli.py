@@ -68,20 +68,24 @@ def _inventory(cluster_name: str | None) -> str:
 @main.command()
 @cluster_option
 def validate(cluster_name: str | None) -> None:
-    """Check every host's group data without connecting to any host."""
+    """Check every host's group data with the deploys' own validators, without connecting to any host."""
     from hydra_ops.targets import load_inventory
-    from hydra_ops.validation import ValidationError, validate_compute
+    from hydra_ops.validation import ValidationError, validate_compute, validate_secrets, validate_tabby_roles
 
+    checks = {"compute": validate_compute, "ai": validate_tabby_roles}
     inventory, _ = load_inventory(_inventory(cluster_name))
     failed = False
     for host in inventory:
-        if "compute" in host.groups:
-            try:
-                validate_compute(host.data.dict(), host.name)
-                click.echo(f"{host.name}: ok")
-            except ValidationError as exc:
-                click.echo(str(exc), err=True)
-                failed = True
+        data = host.data.dict()
+        try:
+            validate_secrets(data, host.name)
+            for group, check in checks.items():
+                if group in host.groups:
+                    check(data, host.name)
+            click.echo(f"{host.name}: ok")
+        except ValidationError as exc:
+            click.echo(str(exc), err=True)
+            failed = True
     sys.exit(1 if failed else 0)
 
 

@@ -61,3 +61,14 @@ def test_double_tarball_is_deterministic_and_shaped_like_upstream(tmp_path: Path
         names = {m.name: m for m in tar.getmembers()}
     assert set(names) == {"bin", "bin/ollama", "lib", "lib/ollama"}
     assert names["bin/ollama"].mode == 0o755
+
+
+def test_validate_command_checks_every_host_of_the_real_inventory_without_connecting() -> None:
+    from click.testing import CliRunner
+
+    from hydra_ops.cli import main
+
+    result = CliRunner().invoke(main, ["validate", "--cluster", "real"])
+    assert result.exit_code == 1  # production TabbyAPI source and model files are not pinned yet
+    assert "hydra-compute: ok" in result.output and "hydra-storage: ok" in result.output
+    assert "tabby_source_sha256: not set" in result.output and "tabby_models[0].files: no files pinned" in result.output
