@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pyinfra.api import FactBase
 
-PROPS = ("LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "NRestarts", "FragmentPath")
+PROPS = ("LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "NRestarts", "FragmentPath",
+         "StartLimitBurst", "ExecStartPre")
 
 
 class SystemdUnitState(FactBase[dict[str, str]]):

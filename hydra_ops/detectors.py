@@ -106,13 +106,11 @@ def tabbyapi(host: Host) -> Finding:
     state = host.get_fact(SystemdUnitState, unit="tabbyapi.service")
     if state.get("LoadState") != "loaded":
         return Finding(OPEN, ["tabbyapi.service: not installed"])
-    limits = host.get_fact(Command, command="systemctl show -p StartLimitBurst,ExecStartPre --value "
-                                            "tabbyapi.service") or ""
-    burst = limits.splitlines()[0] if limits else "?"
+    burst = state.get("StartLimitBurst", "?")
     port = host.data.get("tabby_port", 5000)
     health = host.get_fact(Command, command=f"curl -s -o /dev/null -w '%{{http_code}}' "
                                             f"http://127.0.0.1:{port}/health || true") or ""
-    has_prestart = "prestart" in limits
+    has_prestart = "prestart" in state.get("ExecStartPre", "")
     evidence = [f"tabbyapi.service: {state.get('ActiveState')}/{state.get('UnitFileState')}",
                 f"prestart: {'yes' if has_prestart else 'no'}; StartLimitBurst={burst}",
                 f"/health: {health or 'no answer'}"]

@@ -46,6 +46,8 @@ def test_fake_nvidia_smi_prints_what_the_fact_parses(tmp_path: Path, monkeypatch
 def test_systemctl_show_parsing() -> None:
     state = parse_show(["LoadState=loaded", "ActiveState=active", "UnitFileState=enabled", "MainPID=42"])
     assert state == {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled", "MainPID": "42"}
+    pre = parse_show(["StartLimitBurst=5", "ExecStartPre={ path=/usr/local/lib/p.sh ; argv[]=/usr/local/lib/p.sh }"])
+    assert pre == {"StartLimitBurst": "5", "ExecStartPre": "{ path=/usr/local/lib/p.sh ; argv[]=/usr/local/lib/p.sh }"}
 
 
 def test_ollama_models_from_manifest_paths() -> None:
