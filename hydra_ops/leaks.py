@@ -10,14 +10,26 @@ SKIP = ("/var/lib/apt", "/var/lib/dpkg", "/var/cache", "/run/systemd/journal")
 
 
 def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[str]]:
-    """{path: [secret names]} for every file on the host that holds one of the values (names only, no values)."""
+    """{path: [secret names]} for every file on the host that holds one of the values (names only, no values).
+
+    One scan of the filesystem with every value at once, then each value is attributed among the few files that
+    matched. Values stay on stdin and in the shell's memory: grep reads them with -f -, never as arguments.
+    """
+    names = list(values)
+    skip = "".join(f"| grep -v '^{s}/' " for s in SKIP)
+    script = (
+        "pats=$(cat); "
+        f"files=$(printf '%s\\n' \"$pats\" | grep -rlaF -f - {' '.join(SEARCH)} 2>/dev/null {skip}|| true); "
+        "i=0; printf '%s\\n' \"$pats\" | while IFS= read -r p; do "
+        "for f in $files; do printf '%s\\n' \"$p\" | grep -qaF -f - \"$f\" && echo \"$i $f\"; done; "
+        "i=$((i+1)); done"
+    )
+    proc = subprocess.run([*ssh, script], input="".join(values[n] + "\n" for n in names), capture_output=True,
+                          text=True, timeout=180)
     found: dict[str, list[str]] = {}
-    script = (f"grep -rlaF -f - {' '.join(SEARCH)} 2>/dev/null "
-              + "".join(f"| grep -v '^{s}/' " for s in SKIP) + "|| true")
-    for name, value in values.items():
-        proc = subprocess.run([*ssh, script], input=value + "\n", capture_output=True, text=True, timeout=120)
-        for path in proc.stdout.split():
-            found.setdefault(path, []).append(name)
+    for line in proc.stdout.splitlines():
+        index, _, path = line.partition(" ")
+        found.setdefault(path, []).append(names[int(index)])
     return found
 
 
