@@ -9,12 +9,12 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import apt, files, server, systemd
-from pyinfra.operations.util import any_changed
 
 from facts.gpus import NvidiaGpus
 from facts.ollama import OllamaModels
 from facts.systemd_units import SystemdUnitState
 from hydra_ops.operations import release
+from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render
 from hydra_ops.validation import ComputeConfig, check_gpus, validate_compute
 
@@ -56,11 +56,7 @@ def dual_ollama() -> None:
 
     apt.packages(name="G1: curl and CA certificates for the release download",
                  packages=["curl", "ca-certificates"], update=True, cache_time=3600)
-    for gpu_group in ("video", "render"):  # the unit's SupplementaryGroups; minimal hosts may lack them
-        server.group(name=f"G1: GPU device group {gpu_group}", group=gpu_group, system=True)
-    server.group(name=f"G1: group {cfg.ollama_user}", group=cfg.ollama_user, system=True)
-    server.user(name=f"G1: service user {cfg.ollama_user}", user=cfg.ollama_user, group=cfg.ollama_user,
-                system=True, shell="/usr/sbin/nologin", create_home=False)
+    gpu_service_user("G1", cfg.ollama_user)
     files.directory(name="G1: install root", path=cfg.ollama_install_root, mode="755")
     installed = release.tarball(name=f"G1: Ollama {cfg.ollama_version} (sha256 checked)",
                                 url=cfg.ollama_release_url, sha256=cfg.ollama_release_sha256, dest=install_dir(cfg))
@@ -87,15 +83,8 @@ def dual_ollama() -> None:
         env = files.put(name=f"G1: settings for port {inst.port} (GPU {inst.gpu})",
                         src=StringIO(env_file(cfg, inst.gpu, inst.port)), dest=f"{ENV_DIR}/{inst.port}.env",
                         mode="644")
-        started = systemd.service(name=f"G1: {inst.unit} running and enabled", service=inst.unit, running=True,
-                                  enabled=True)
-        restarted = systemd.service(name=f"G1: restart {inst.unit} for its new settings", service=inst.unit,
-                                    restarted=True, _if=any_changed(env, unit, installed, binary))
-        # systemd returns once the process runs; wait until it answers so the LB never meets a closed port.
-        server.shell(name=f"G1: wait for {inst.unit} to answer", _if=any_changed(started, restarted),
-                     commands=[f"timeout {int(cfg.ollama_ready_timeout)} sh -c 'until curl -fsS -o /dev/null "
-                               f"http://127.0.0.1:{inst.port}/api/version; do sleep 0.2; done' "
-                               f"|| {{ echo '{inst.unit} did not answer on :{inst.port}' >&2; exit 1; }}"])
+        run_and_restart_on_change("G1", inst.unit, [env, unit, installed, binary],
+                                  f"http://127.0.0.1:{inst.port}/api/version", cfg.ollama_ready_timeout)
 
     stored = set(host.get_fact(OllamaModels, models_dir=cfg.ollama_models_dir))  # custom facts are not cached
     missing = [m for m in cfg.ollama_models if _canonical(m) not in stored]

@@ -13,13 +13,13 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import File, FindFiles
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
-from pyinfra.operations.util import any_changed
 
 from facts.gpus import NvidiaGpus
 from facts.systemd_units import SystemdUnitState
 from hydra_ops.gaps.g03_secrets import host_secrets
 from hydra_ops.operations import release
 from hydra_ops.operations.secret import secret_file
+from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render
 from hydra_ops.validation import ComputeConfig, ValidationError, validate_ai, validate_tabby_roles
 
@@ -86,11 +86,7 @@ def tabbyapi() -> None:
     apt.packages(name="G10: python3-venv, curl, procps, iproute2",
                  packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"], update=True,
                  cache_time=3600)
-    for gpu_group in ("video", "render"):
-        server.group(name=f"G10: GPU device group {gpu_group}", group=gpu_group, system=True)
-    server.group(name=f"G10: group {serving.tabby_user}", group=serving.tabby_user, system=True)
-    server.user(name=f"G10: service user {serving.tabby_user}", user=serving.tabby_user, group=serving.tabby_user,
-                system=True, shell="/usr/sbin/nologin", create_home=False)
+    gpu_service_user("G10", serving.tabby_user)
     files.directory(name="G10: install root", path=serving.tabby_install_root, mode="755")
     files.directory(name="G10: hydra-ops script directory", path=serving.hydra_lib_dir, mode="755")
 
@@ -153,17 +149,5 @@ def _service(cfg: ComputeConfig, unit: str, keys: dict[str, str]) -> None:
                         mode="644")
     systemd.daemon_reload(name=f"G10: {label}: reload systemd units", _if=unit_op.did_change)
     changed = [op for op in (installed, venv, config, tokens, prestart, unit_op) if op is not None]
-    # StartLimitBurst is there to stop crash loops; it must not refuse a (re)start the deploy decided on, nor keep
-    # a unit that gave up earlier from being started again by the next deploy.
-    gave_up = host.get_fact(SystemdUnitState, unit=unit).get("ActiveState") == "failed"
-    server.shell(name=f"G10: {label}: clear the crash-loop counter before a deliberate (re)start",
-                 # a unit systemd has not loaded (stopped and collected) has no counter to clear
-                 commands=[f"systemctl reset-failed {unit} 2>/dev/null || ! systemctl is-failed --quiet {unit}"],
-                 _if=lambda: gave_up or any_changed(*changed)())
-    started = systemd.service(name=f"G10: {unit} running and enabled", service=unit, running=True, enabled=True)
-    restarted = systemd.service(name=f"G10: restart {unit} for its new settings", service=unit, restarted=True,
-                                _if=any_changed(*changed))
-    server.shell(name=f"G10: wait for {unit} to answer /health", _if=any_changed(started, restarted), commands=[
-        f"timeout {int(cfg.tabby_timeout_start_sec)} sh -c 'until curl -fsS -o /dev/null "
-        f"http://127.0.0.1:{cfg.tabby_port}/health; do sleep 0.5; done' "
-        f"|| {{ echo '{unit} did not answer /health' >&2; journalctl -u {unit} -n 20 --no-pager >&2; exit 1; }}"])
+    run_and_restart_on_change("G10", unit, changed, f"http://127.0.0.1:{cfg.tabby_port}/health",
+                              cfg.tabby_timeout_start_sec)

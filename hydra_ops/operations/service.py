@@ -1,0 +1,44 @@
+"""Shapes every service bundle shares: a dedicated GPU-capable system user, and a unit that runs, is restarted
+only when one of its parts changed, and is waited for until it answers."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import server, systemd
+from pyinfra.operations.util import any_changed
+
+from facts.systemd_units import SystemdUnitState
+
+GPU_GROUPS = ("video", "render")  # the units' SupplementaryGroups; minimal hosts may lack them
+
+
+def gpu_service_user(gap: str, user: str) -> None:
+    """A nologin system user and group for a service, plus the GPU device groups its unit joins."""
+    for gpu_group in GPU_GROUPS:
+        server.group(name=f"{gap}: GPU device group {gpu_group}", group=gpu_group, system=True)
+    server.group(name=f"{gap}: group {user}", group=user, system=True)
+    server.user(name=f"{gap}: service user {user}", user=user, group=user, system=True, shell="/usr/sbin/nologin",
+                create_home=False)
+
+
+def run_and_restart_on_change(gap: str, unit: str, changed: list[OperationMeta], ready_url: str,
+                              timeout: int) -> None:
+    """unit running and enabled; restarted only when an op in `changed` changed something; after a (re)start,
+    wait (bounded) until ready_url answers, printing the unit's last journal lines if it never does.
+
+    StartLimitBurst is there to stop crash loops; it must not refuse a (re)start the deploy decided on, nor keep
+    a unit that gave up earlier from being started again by the next deploy, so the counter is cleared first.
+    """
+    gave_up = host.get_fact(SystemdUnitState, unit=unit).get("ActiveState") == "failed"
+    server.shell(name=f"{gap}: {unit}: clear the crash-loop counter before a deliberate (re)start",
+                 # a unit systemd has not loaded (stopped and collected) has no counter to clear
+                 commands=[f"systemctl reset-failed {unit} 2>/dev/null || ! systemctl is-failed --quiet {unit}"],
+                 _if=lambda: gave_up or any_changed(*changed)())
+    started = systemd.service(name=f"{gap}: {unit} running and enabled", service=unit, running=True, enabled=True)
+    restarted = systemd.service(name=f"{gap}: restart {unit} for its new settings", service=unit, restarted=True,
+                                _if=any_changed(*changed))
+    # systemd returns once the process runs; wait until it answers so nothing downstream meets a closed port.
+    server.shell(name=f"{gap}: wait for {unit} to answer", _if=any_changed(started, restarted), commands=[
+        f"timeout {int(timeout)} sh -c 'until curl -fsS -o /dev/null {ready_url}; do sleep 0.2; done' "
+        f"|| {{ echo '{unit} did not answer {ready_url}' >&2; journalctl -u {unit} -n 20 --no-pager >&2; exit 1; }}"])
