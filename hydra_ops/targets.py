@@ -79,7 +79,7 @@ def targets(cluster: str | None = None) -> list[Target]:
 def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
     """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
     if selected(cluster) == "local":
-        return ["ssh", "-F", str(Cluster().ssh_config), target.name]
+        return Cluster().ssh_argv(target.name)
     cmd = ["ssh", "-o", "BatchMode=yes", "-p", str(target.data.get("ssh_port", 22))]
     if os.environ.get("HYDRA_SSH_CONFIG"):
         cmd += ["-F", os.environ["HYDRA_SSH_CONFIG"]]

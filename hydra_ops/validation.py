@@ -37,8 +37,8 @@ class OllamaInstance:
 
 
 @dataclass(frozen=True)
-class ComputeConfig:
-    """hydra-compute's validated settings (G1 + G2), read from group data."""
+class Settings:
+    """A host's validated group data (attribute access to every key), plus derived Ollama instances for compute."""
 
     data: Mapping[str, Any]
     instances: tuple[OllamaInstance, ...]
@@ -101,7 +101,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> ComputeConfig:
+def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Settings:
     """Check G1/G2 group data; raise ValidationError naming every bad key, or return the typed config."""
     c = _Checker(data)
     c.match("ollama_version", re.compile(r"^[0-9A-Za-z._-]+$"), "a version label")
@@ -150,7 +150,7 @@ def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Co
 
     if c.problems:
         raise ValidationError(host, c.problems)
-    return ComputeConfig(data=data, instances=tuple(instances))
+    return Settings(data=data, instances=tuple(instances))
 
 
 def _instances(c: _Checker) -> list[OllamaInstance]:
@@ -185,7 +185,7 @@ def _instances(c: _Checker) -> list[OllamaInstance]:
     return out
 
 
-def check_gpus(config: ComputeConfig, gpus: list[dict[str, Any]], host: str = "hydra-compute") -> None:
+def check_gpus(config: Settings, gpus: list[dict[str, Any]], host: str = "hydra-compute") -> None:
     """Every instance's GPU index must be one nvidia-smi shows on the host."""
     present = {g["index"] for g in gpus}
     problems = [
@@ -229,7 +229,7 @@ def validate_secrets(data: Mapping[str, Any], host: str) -> SecretsConfig:
     return SecretsConfig(secret_dir=data["secret_dir"], files=tuple(ok))
 
 
-def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfig:
+def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> Settings:
     """Check G10 group data (TabbyAPI install, service, config.yml); raise naming every bad key."""
     c = _Checker(data)
     c.match("tabby_revision", re.compile(r"^[0-9A-Za-z._-]+$"), "a revision label")
@@ -275,7 +275,7 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> ComputeConfi
     _models(c)
     if c.problems:
         raise ValidationError(host, c.problems)
-    return ComputeConfig(data=data, instances=())
+    return Settings(data=data, instances=())
 
 
 def _models(c: _Checker) -> None:
@@ -315,7 +315,7 @@ def canary_data(data: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def validate_tabby_roles(
     data: Mapping[str, Any], host: str = "hydra-ai",
-) -> tuple[ComputeConfig, ComputeConfig | None]:
+) -> tuple[Settings, Settings | None]:
     """Validate the stable install and, when configured, the canary (as stable + overrides)."""
     problems = []
     overrides = data.get("tabby_canary")

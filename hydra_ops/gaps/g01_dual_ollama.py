@@ -16,18 +16,18 @@ from facts.systemd_units import SystemdUnitState
 from hydra_ops.operations import release
 from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render
-from hydra_ops.validation import ComputeConfig, check_gpus, validate_compute
+from hydra_ops.validation import Settings, check_gpus, validate_compute
 
 ENV_DIR = "/etc/ollama"
 STATE_DIR = "/var/lib/ollama"
 
 
-def install_dir(cfg: ComputeConfig) -> str:
+def install_dir(cfg: Settings) -> str:
     """Versioned install directory: a new tarball (new sum) never overwrites the running one."""
     return f"{cfg.ollama_install_root}/{cfg.ollama_version}-{cfg.ollama_release_sha256[:12]}"
 
 
-def env_file(cfg: ComputeConfig, gpu: int, port: int) -> str:
+def env_file(cfg: Settings, gpu: int, port: int) -> str:
     return render(
         "ollama-instance.env.j2", gpu=gpu, port=port, bind_address=cfg.ollama_bind_address,
         models_dir=cfg.ollama_models_dir, flash_attention=cfg.ollama_flash_attention,
@@ -36,7 +36,7 @@ def env_file(cfg: ComputeConfig, gpu: int, port: int) -> str:
     )
 
 
-def unit_file(cfg: ComputeConfig) -> str:
+def unit_file(cfg: Settings) -> str:
     return render("ollama@.service.j2", env_dir=ENV_DIR, ollama_bin="/usr/local/bin/ollama",
                   user=cfg.ollama_user, state_dir=STATE_DIR, models_dir=cfg.ollama_models_dir)
 

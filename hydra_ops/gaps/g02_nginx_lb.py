@@ -10,10 +10,10 @@ from pyinfra.operations import apt, server, systemd
 
 from hydra_ops.operations import nginx
 from hydra_ops.render import render
-from hydra_ops.validation import ComputeConfig, validate_compute
+from hydra_ops.validation import Settings, validate_compute
 
 
-def lb_config(cfg: ComputeConfig) -> str:
+def lb_config(cfg: Settings) -> str:
     """The LB site, stamped with a fingerprint of its own content (served as X-Hydra-LB-Config)."""
     draft = _render(cfg, stamp="")
     return _render(cfg, stamp=hashlib.sha256(draft.encode()).hexdigest()[:16])
@@ -24,7 +24,7 @@ def fingerprint(config: str) -> str:
     return config.split('X-Hydra-LB-Config "', 1)[1].split('"', 1)[0]
 
 
-def _render(cfg: ComputeConfig, stamp: str) -> str:
+def _render(cfg: Settings, stamp: str) -> str:
     return render(
         "nginx-ollama-lb.conf.j2", method=cfg.lb_method, instances=cfg.instances, max_fails=cfg.lb_max_fails,
         fail_timeout=cfg.lb_fail_timeout, keepalive=cfg.lb_keepalive, listen_address=cfg.lb_listen_address,

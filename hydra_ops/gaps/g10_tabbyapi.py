@@ -21,23 +21,23 @@ from hydra_ops.operations import release
 from hydra_ops.operations.secret import secret_file
 from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render
-from hydra_ops.validation import ComputeConfig, ValidationError, validate_ai, validate_tabby_roles
+from hydra_ops.validation import Settings, ValidationError, validate_ai, validate_tabby_roles
 
 UNIT = "tabbyapi.service"
 CANARY_UNIT = "tabbyapi-canary.service"
 STATE_DIR = "/var/lib/tabbyapi"
 
 
-def app_dir(cfg: ComputeConfig) -> str:
+def app_dir(cfg: Settings) -> str:
     """Versioned install: a new revision or archive never overwrites the one running."""
     return f"{cfg.tabby_install_root}/{cfg.tabby_revision}-{cfg.tabby_source_sha256[:12]}"
 
 
-def prestart_path(cfg: ComputeConfig, unit: str = UNIT) -> str:
+def prestart_path(cfg: Settings, unit: str = UNIT) -> str:
     return f"{cfg.hydra_lib_dir}/{unit.removesuffix('.service')}-prestart.sh"
 
 
-def config_yml(cfg: ComputeConfig) -> str:
+def config_yml(cfg: Settings) -> str:
     return render("tabbyapi-config.yml.j2", host=cfg.tabby_host, port=cfg.tabby_port, model_dir=cfg.tabby_model_dir,
                   model_name=cfg.tabby_model_name, backend=cfg.tabby_backend, max_seq_len=cfg.tabby_max_seq_len,
                   tensor_parallel=cfg.tabby_tensor_parallel, gpu_split_auto=cfg.tabby_gpu_split_auto,
@@ -45,14 +45,14 @@ def config_yml(cfg: ComputeConfig) -> str:
                   cache_mode=cfg.tabby_cache_mode, draft_model_name=cfg.tabby_draft_model_name)
 
 
-def prestart_script(cfg: ComputeConfig, unit: str = UNIT) -> str:
+def prestart_script(cfg: Settings, unit: str = UNIT) -> str:
     return render("tabbyapi-prestart.sh.j2", unit=unit, port=cfg.tabby_port, user=cfg.tabby_user,
                   gpus=",".join(str(g) for g in cfg.tabby_gpus), min_free_mib=cfg.tabby_min_free_vram_mib,
                   vram_wait_sec=cfg.tabby_vram_wait_sec, model_dir=shlex.quote(cfg.tabby_model_dir),
                   model_name=shlex.quote(cfg.tabby_model_name), require_mount=cfg.tabby_require_mount)
 
 
-def unit_file(cfg: ComputeConfig, unit: str = UNIT) -> str:
+def unit_file(cfg: Settings, unit: str = UNIT) -> str:
     return render("tabbyapi.service.j2", backend=cfg.tabby_backend, port=cfg.tabby_port, user=cfg.tabby_user,
                   app_dir=app_dir(cfg), prestart=prestart_path(cfg, unit), model_dir=cfg.tabby_model_dir,
                   require_mount=cfg.tabby_require_mount, burst=cfg.tabby_start_limit_burst,
@@ -65,7 +65,7 @@ def api_tokens(values: dict[str, str]) -> str:
     return yaml.safe_dump({"api_key": values["tabby_api_key"], "admin_key": values["tabby_admin_key"]})
 
 
-def roles(data: dict) -> tuple[ComputeConfig, ComputeConfig | None]:
+def roles(data: dict) -> tuple[Settings, Settings | None]:
     """(what serves on tabby_port, the canary on its own port or None), from tabby_serving."""
     stable, canary = validate_tabby_roles(data, host.name)
     if data["tabby_serving"] == "canary" and canary is not None:
@@ -100,7 +100,7 @@ def tabbyapi() -> None:
     _forget_keys_of_superseded_installs(serving, canary)
 
 
-def _forget_keys_of_superseded_installs(serving: ComputeConfig, canary: ComputeConfig | None) -> None:
+def _forget_keys_of_superseded_installs(serving: Settings, canary: Settings | None) -> None:
     """Installs no unit uses keep their code (a quick way back) but not their api_tokens.yml: a rotated key must
     not live on in an old copy. A deploy that selects such an install again writes the current keys."""
     active = {f"{app_dir(cfg)}/api_tokens.yml" for cfg in (serving, canary) if cfg is not None}
@@ -110,7 +110,7 @@ def _forget_keys_of_superseded_installs(serving: ComputeConfig, canary: ComputeC
                    present=False)
 
 
-def _backup_when_switching(cfg: ComputeConfig) -> None:
+def _backup_when_switching(cfg: Settings) -> None:
     """Before tabby_port changes install (promote/rollback), keep the outgoing config.yml and unit."""
     current = (host.get_fact(Command, command=f"systemctl show -p WorkingDirectory --value {UNIT} 2>/dev/null"
                                               " || true") or "").strip()
@@ -122,7 +122,7 @@ def _backup_when_switching(cfg: ComputeConfig) -> None:
             "echo \"backed up to $dest\""])
 
 
-def _service(cfg: ComputeConfig, unit: str, keys: dict[str, str]) -> None:
+def _service(cfg: Settings, unit: str, keys: dict[str, str]) -> None:
     """One TabbyAPI install + config + unit; restarted only when one of its parts changed."""
     app, label = app_dir(cfg), unit.removesuffix(".service")
     installed = release.tarball(name=f"G10: {label}: TabbyAPI {cfg.tabby_revision} (sha256 checked)",

@@ -11,7 +11,7 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server
 
 from hydra_ops.render import render
-from hydra_ops.validation import ComputeConfig, validate_ai
+from hydra_ops.validation import Settings, validate_ai
 
 FETCH_SCRIPT = "model-fetch.sh"
 
@@ -21,7 +21,7 @@ def manifest(model: dict) -> str:
     return "".join(f"{sha}  {name}\n" for name, sha in sorted(model["files"].items()))
 
 
-def _marker(cfg: ComputeConfig, model: dict) -> str:
+def _marker(cfg: Settings, model: dict) -> str:
     return f"{cfg.tabby_model_dir}/{model['dest']}/.hydra-fetched"
 
 

@@ -166,7 +166,7 @@ class Cluster:
         pid = state["hosts"].get(name, {}).get("pid")
         if _alive(pid):
             self._stop(host, int(pid))
-        subprocess.run(["ssh", "-F", str(self.ssh_config), "-O", "exit", name], capture_output=True, timeout=10)
+        subprocess.run(self.ssh_argv(name, "-O", "exit"), capture_output=True, timeout=10)
         root = self.machine_dir(name)
         if root.exists():
             _assert_unmounted(root)
@@ -350,11 +350,15 @@ class Cluster:
             (gd / f"{group}.py").write_text(text)
 
     # -- using hosts -----------------------------------------------------------------------------------------
+    def ssh_argv(self, host: str, *options: str) -> list[str]:
+        """The ssh command line that reaches a local host (ssh options go before it, the remote command after)."""
+        return ["ssh", "-F", str(self.ssh_config), *options, host]
+
     def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a shell command on a local host as root over SSH."""
         stdin: dict[str, Any] = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
-        proc = subprocess.run(["ssh", "-F", str(self.ssh_config), host, command], capture_output=True, text=True,
+        proc = subprocess.run([*self.ssh_argv(host), command], capture_output=True, text=True,
                               timeout=timeout, **stdin)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{host}: {command!r} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -384,7 +388,7 @@ class Cluster:
                 self._stop(host, int(pid))
                 log(f"{host.name}: stopped")
             if self.ssh_config.exists():
-                subprocess.run(["ssh", "-F", str(self.ssh_config), "-O", "exit", host.name],
+                subprocess.run(self.ssh_argv(host.name, "-O", "exit"),
                                capture_output=True, timeout=10)
             network.host_down(host.name)
         _kill(state.get("artifact_pid"))

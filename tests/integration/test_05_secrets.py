@@ -68,7 +68,7 @@ def test_rotation_rolls_out_and_no_output_process_or_readable_file_shows_a_value
         got = host_digests(local_cluster, host)
         assert all(got[n] == hashlib.sha256((new[n] + "\n").encode()).hexdigest() for n in names)
     for host in (h.name for h in local_cluster.spec.hosts):
-        ssh = ["ssh", "-F", str(local_cluster.ssh_config), host]
+        ssh = local_cluster.ssh_argv(host)
         holders = files_containing(ssh, {**old, **new})
         data = {"secret_dir": "/etc/hydra/secrets", "secret_files": [{"secret": n} for n in FILES.get(host, [])]}
         assert set(holders) <= secret_bearing_files(ssh, data), f"{host}: {holders}"

@@ -8,7 +8,7 @@ import pytest
 import testinfra
 
 from hydra_ops.targets import Target, selected, targets
-from hydra_ops.validation import ComputeConfig, validate_compute
+from hydra_ops.validation import Settings, validate_compute
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def cluster_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def compute(cluster_name: str) -> list[tuple[Target, ComputeConfig, Any]]:
+def compute(cluster_name: str) -> list[tuple[Target, Settings, Any]]:
     """(target, validated config, testinfra host) for every host in the compute group."""
     out = []
     for target in targets(cluster_name):
