@@ -6,6 +6,7 @@ from functools import cache
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files
 
 from hydra_ops.operations.secret import secret_file
@@ -33,13 +34,14 @@ def host_secrets(names: list[str]) -> dict[str, str]:
 
 
 @deploy("G3 secrets")
-def secret_files() -> None:
-    """Push this host's secret files (<secret_dir>/<name>, 0600) from the encrypted store."""
+def secret_files() -> dict[str, OperationMeta | None]:
+    """Push this host's secret files (<secret_dir>/<name>, 0600) from the encrypted store; return each file's
+    operation (None when already right) so services that read one can restart when it changes."""
     cfg = validate_secrets(host.data.dict(), host.name)
     if not cfg.files:
-        return
+        return {}
     values = host_secrets(cfg.needed)
     files.directory(name="G3: secret directory", path=cfg.secret_dir, user="root", group="root", mode="700")
-    for item in cfg.files:
-        secret_file(name=f"G3: secret file {item['secret']} (0600 {item['owner']})", content=values[item["secret"]],
-                    dest=f"{cfg.secret_dir}/{item['secret']}", user=item["owner"], group=item["group"])
+    return {item["secret"]: secret_file(
+        name=f"G3: secret file {item['secret']} (0600 {item['owner']})", content=values[item["secret"]],
+        dest=f"{cfg.secret_dir}/{item['secret']}", user=item["owner"], group=item["group"]) for item in cfg.files}

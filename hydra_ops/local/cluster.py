@@ -33,11 +33,13 @@ from hydra_ops.doubles.pack import (
 )
 from hydra_ops.local import image, network
 from hydra_ops.local.network import Net, run
+from hydra_ops.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, cgroup_unit, local_builds, wheel_name
 from hydra_ops.secrets import SecretStore
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "cluster.yaml"
 BOOT_TIMEOUT = 90.0
+GUEST_PYTHON = "3.11.2"  # bookworm's python3: wheel markers are resolved for it, not for this machine's Python
 STOP_TIMEOUT = 20.0
 
 
@@ -197,21 +199,27 @@ class Cluster:
 
     def _publish_artifacts(self) -> dict[str, str]:
         """Pack the test doubles into the artifact directory; return their URLs and sha256s."""
-        out, base = self.dir / "artifacts", self.spec.artifact_base
+        out, url = self.dir / "artifacts", self.spec.artifact_base
         _, sha = pack_ollama(out / "ollama")
         tabby, tabby_sha = pack_tabbyapi(out / "tabbyapi")
         canary, canary_sha = pack_tabbyapi(out / "tabbyapi", TABBY_CANARY_REVISION)
         wheels = out / "wheels"
-        specs = runpy.run_path(str(HERE / "group_data" / "ai.py"))["tabby_pip_packages"]
-        if not all(any(wheels.glob(f"{s.split('==')[0].lower()}-*.whl")) for s in specs):
-            run(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(wheels),
-                *specs)
+        for specs in [runpy.run_path(str(HERE / "group_data" / "ai.py"))["tabby_pip_packages"], *LOCAL_IMAGE_PACKAGES]:
+            if not all(any(wheels.glob(f"{wheel_name(s)}-*.whl")) for s in specs):
+                run(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(wheels),
+                    "--python-version", GUEST_PYTHON, *specs)
+        base = image.ensure_base()
+        images = out / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        if not (images / base.name).exists():
+            os.link(base, images / base.name)  # same filesystem as the cache: no copy
         model = pack_model(out / "hf")
-        return {"ollama_url": f"{base}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
-                "model_base_url": f"{base}/hf",
-                "tabby_url": f"{base}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
-                "canary_url": f"{base}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
-                "wheels": f"{base}/wheels/"}
+        return {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
+                "model_base_url": f"{url}/hf",
+                "tabby_url": f"{url}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
+                "canary_url": f"{url}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
+                "wheels": f"{url}/wheels/", "base_image_url": f"{url}/images/{base.name}",
+                "base_image_sha256": image.sha256(base)}
 
     def _artifact_server(self, pid: int | None) -> int:
         if _alive(pid):
@@ -253,6 +261,12 @@ class Cluster:
             smi = root / "usr/bin/nvidia-smi"
             shutil.copyfile(HERE / "fake_nvidia_smi.py", smi)
             smi.chmod(0o755)
+        if host.docker:
+            unit = root / "etc/systemd/system/hydra-cgroup-rw.service"
+            unit.write_text(cgroup_unit())
+            wants = root / "etc/systemd/system/multi-user.target.wants"
+            wants.mkdir(parents=True, exist_ok=True)
+            (wants / unit.name).symlink_to(f"/etc/systemd/system/{unit.name}")
         if host.before == "legacy_ollama":
             self._legacy_ollama(root)
 
@@ -336,6 +350,9 @@ class Cluster:
                    "tabby_canary": {"revision": TABBY_CANARY_REVISION, "source_url": artifacts["canary_url"],
                                     "source_sha256": artifacts["canary_sha256"], "backend": "exllamav3",
                                     "port": 5001}},
+            "storage": {"stack_base_images": [{"tag": LOCAL_BASE_TAG, "url": artifacts["base_image_url"],
+                                               "sha256": artifacts["base_image_sha256"]}],
+                        "stack_builds": local_builds(artifacts["wheels"], self.spec.net.gateway)},
             "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
                     "sops_config": str(self.secrets.config)},
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -37,6 +38,18 @@ def ensure_base(log: Callable[[str], object] = print) -> Path:
         run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
         partial.replace(tarball)
     return tarball
+
+
+def sha256(tarball: Path) -> str:
+    """The tarball's sha256, cached beside it (the tarball never changes once built)."""
+    cached = tarball.with_name(tarball.name + ".sha256")
+    if not cached.exists():
+        digest = hashlib.sha256()
+        with tarball.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        cached.write_text(digest.hexdigest() + "\n")
+    return cached.read_text().strip()
 
 
 def unpack(tarball: Path, root: Path) -> None:

@@ -1,0 +1,51 @@
+"""Docker facts: the containers of a compose project (state, image, cpuset, memory) and the images present."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyinfra.api import FactBase
+
+_FORMAT = ('{{json .Config.Labels}}\t{{.State.Status}}\t{{.Config.Image}}\t{{.HostConfig.CpusetCpus}}\t'
+           '{{.HostConfig.Memory}}\t{{.RestartCount}}\t{{.Id}}')
+
+
+class ComposeContainers(FactBase[dict[str, dict[str, Any]]]):
+    """service -> {"state", "image", "cpuset", "memory", "restarts", "id"} for a compose project's containers;
+    {} when docker is absent or nothing runs. Only non-secret fields are read (never .Config.Env)."""
+
+    def default(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def requires_command(self, project: str) -> str:
+        return "docker"
+
+    def command(self, project: str) -> str:
+        return (f"ids=$(docker ps -aq --filter label=com.docker.compose.project={project}); "
+                f"[ -z \"$ids\" ] || docker inspect --format '{_FORMAT}' $ids")
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for line in output:
+            labels, state, image, cpuset, memory, restarts, cid = line.split("\t")
+            service = json.loads(labels).get("com.docker.compose.service", "")
+            found[service] = {"state": state, "image": image, "cpuset": cpuset, "memory": int(memory),
+                              "restarts": int(restarts), "id": cid}
+        return found
+
+
+class DockerImages(FactBase[list[str]]):
+    """Every repo:tag present in the local image store; [] when docker is absent."""
+
+    def default(self) -> list[str]:
+        return []
+
+    def requires_command(self) -> str:
+        return "docker"
+
+    def command(self) -> str:
+        return "docker images --format '{{.Repository}}:{{.Tag}}'"
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted(line.strip() for line in output if line.strip() and "<none>" not in line)

@@ -1,0 +1,59 @@
+"""What the local hydra-storage builds instead of pulling (no registry is reachable): a base image imported from
+the hosts' own rootfs tarball, and Redis, LiteLLM, CrewAI and LangGraph images on top of it, their Python
+packages installed from wheels the artifact server mirrors from PyPI."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LOCAL_BASE_TAG = "hydra-local/base:bookworm-v1"
+
+LITELLM = ["litellm[proxy]==1.106.2"]
+CREWAI = ["crewai==1.15.30"]
+LANGGRAPH = ["langgraph==1.2.22"]
+
+#: what redis-py needs on bookworm's Python 3.11.2 (marker python_full_version < "3.11.3"); pip download does not
+#: apply --python-version to python_full_version, so it is mirrored by name
+GUEST_PYTHON_EXTRAS = ["async-timeout>=4.0.3"]
+
+#: package lists mirrored as wheels (each downloaded on its own: they need not resolve together)
+LOCAL_IMAGE_PACKAGES = [LITELLM + GUEST_PYTHON_EXTRAS, CREWAI + GUEST_PYTHON_EXTRAS, LANGGRAPH]
+
+#: cgroup v1 controllers Docker must write to; nspawn mounts them read-only (DESIGN.md)
+CGROUP_CONTROLLERS = ("cpuset", "memory", "cpu", "cpuacct", "devices", "pids", "blkio", "freezer")
+
+
+def wheel_name(spec: str) -> str:
+    """'litellm[proxy]==1.1' -> 'litellm' (as wheel file names start)."""
+    return re.split(r"[\[=<>!~ ]", spec, maxsplit=1)[0].lower().replace("-", "_")
+
+
+def local_builds(wheels_url: str, gateway: str) -> dict[str, Any]:
+    """stack_builds for the local cluster: the tags group_data names, built from LOCAL_BASE_TAG."""
+    pip = ["--no-index", "--find-links", wheels_url, "--trusted-host", gateway]
+
+    def python(packages: list[str]) -> dict[str, Any]:
+        return {"template": "python-venv.Dockerfile.j2",
+                "vars": {"base": LOCAL_BASE_TAG, "apt_packages": ["python3-venv"], "packages": packages,
+                         "pip_args": pip}}
+
+    return {
+        "hydra-local/redis:7.0.15": {"template": "debian-redis.Dockerfile.j2",
+                                     "vars": {"base": LOCAL_BASE_TAG, "uid": 999, "gid": 999}},
+        "hydra-local/litellm:1.106.2": python(LITELLM),
+        "hydra-local/crewai:1.15.30": python(CREWAI),
+        "hydra-local/langgraph:1.2.22": python(LANGGRAPH),
+    }
+
+
+def cgroup_unit() -> str:
+    """A oneshot unit that remounts the cgroup v1 controllers writable before Docker starts."""
+    controllers = " ".join(CGROUP_CONTROLLERS)
+    return (
+        "[Unit]\nDescription=hydra-ops local cluster: writable cgroup v1 controllers for Docker in nspawn\n"
+        "Before=docker.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+        f"ExecStart=/bin/sh -c 'for c in {controllers}; do p=/sys/fs/cgroup/$c; "
+        "[ -d $p ] && [ ! -L $p ] || continue; umount $p && mount -t cgroup -o $c cgroup $p; done'\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
