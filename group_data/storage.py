@@ -153,6 +153,10 @@ litellm_request_timeout = 600
 #: that the model list does not have; the nginx LB already balances the 7B pair).
 litellm_routing_strategy = "simple-shuffle"
 
+#: Drop OpenAI parameters a backend does not take (the openai client asks Ollama embeddings for base64) instead
+#: of failing the call. Default True.
+litellm_drop_params = True
+
 #: Cache responses in Redis (the audit found caching off). Default True.
 litellm_cache = True
 

@@ -143,6 +143,7 @@ def _litellm(c: _Checker, data: Mapping[str, Any], services: Mapping[str, Any]) 
     c.int_range("litellm_request_timeout", 1, 86400)
     c.int_range("litellm_cache_ttl", 1, 30 * 86400)
     c.match("litellm_routing_strategy", re.compile(r"^[a-z-]+$"), "a router strategy name")
+    c.typed("litellm_drop_params", bool, "true or false")
     cache = c.typed("litellm_cache", bool, "true or false")
     needed = {"litellm_master_key"} | ({"redis_password"} if cache else set())
     c.each("secret_files", sorted(needed - _secret_files(data)), lambda n: True,
