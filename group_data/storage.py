@@ -56,7 +56,7 @@ stack_services = {
     "crewai": {"image": "hydra/crewai:1.15.30", "cpuset": "28-35", "mem_limit": "16g"},
     "langgraph": {"image": "hydra/langgraph:1.2.22", "cpuset": "36-43", "mem_limit": "16g"},
     "litellm": {"image": "ghcr.io/berriai/litellm:main-v1.106.2", "cpuset": "44-47", "mem_limit": "8g"},
-    "ollama-cpu": {"image": "ollama/ollama:0.8.0", "cpuset": "48-55", "mem_limit": "24g", "ports": ["11500:11434"]},
+    "ollama-cpu": {"image": "ollama/ollama:0.8.0", "cpuset": "48-55", "mem_limit": "16g", "ports": ["11500:11434"]},
 }
 
 #: Images built on the host instead of pulled: tag -> {"template": Dockerfile template under templates/images/,

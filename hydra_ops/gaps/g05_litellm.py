@@ -51,7 +51,8 @@ def config_yaml(cfg: Settings, resolve: Any = address) -> str:
     return render("litellm-config.yaml.j2", models=model_list(cfg, resolve),
                   routing_strategy=cfg.litellm_routing_strategy, num_retries=cfg.litellm_num_retries,
                   request_timeout=cfg.litellm_request_timeout, fallbacks=cfg.litellm_fallbacks,
-                  cache=cfg.litellm_cache, drop_params=cfg.litellm_drop_params, redis_host="redis", redis_port=6379, cache_ttl=cfg.litellm_cache_ttl)
+                  cache=cfg.litellm_cache, drop_params=cfg.litellm_drop_params, redis_host="redis", redis_port=6379,
+                  cache_ttl=cfg.litellm_cache_ttl)
 
 
 @deploy("G5 LiteLLM")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult, run_deploy
+from hydra_ops.secrets import SecretStore
 
 COMPUTE = "hydra-compute"
 
@@ -55,6 +57,14 @@ def snapshot(cluster: Cluster, host: str = COMPUTE) -> str:
                             "dpkg-query -W; getent passwd; getent group; "
                             "ss -ltnH | awk '{print $4}' | sort").stdout
     return hashlib.sha256(out.encode()).hexdigest()
+
+
+def store_copy(cluster: Cluster, tmp_path: Path) -> SecretStore:
+    """An empty secrets store beside the cluster's, opened by the same age key (for 'bad secrets' tests)."""
+    copy = SecretStore(tmp_path / "secrets/copy.sops.yaml", cluster.secrets.key_file, tmp_path / ".sops.yaml")
+    copy.file.parent.mkdir(parents=True)
+    shutil.copyfile(cluster.secrets.config, copy.config)
+    return copy
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
-from hydra_ops.secrets import SecretStore, generate
-from tests.integration.conftest import snapshot
+from hydra_ops.secrets import generate
+from tests.integration.conftest import snapshot, store_copy
 
 FILES = {"hydra-storage": ["redis_password", "litellm_master_key", "postgres_password"],
          "hydra-ai": ["tabby_api_key", "tabby_admin_key"]}
@@ -76,17 +75,10 @@ def test_rotation_rolls_out_and_no_output_process_or_readable_file_shows_a_value
         assert process_args_containing(ssh, {**old, **new}) == []
 
 
-def _store_copy(cluster: Cluster, tmp_path: Path) -> SecretStore:
-    copy = SecretStore(tmp_path / "secrets/copy.sops.yaml", cluster.secrets.key_file, tmp_path / ".sops.yaml")
-    copy.file.parent.mkdir(parents=True)
-    shutil.copyfile(cluster.secrets.config, copy.config)
-    return copy
-
-
 def test_a_secret_missing_from_the_file_stops_the_deploy_before_any_change(
     secrets_deployed: DeployResult, local_cluster: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
 ) -> None:
-    copy = _store_copy(local_cluster, tmp_path)
+    copy = store_copy(local_cluster, tmp_path)
     values = local_cluster.secrets.read()
     del values["postgres_password"]
     values["redis_password"] = generate()  # so that a deploy that ignored the gap would change something

@@ -1,0 +1,159 @@
+"""hydra-storage data and renders: the seeds' defaults pass, bad cpusets/sizes/secrets are named, and the
+compose file, redis.conf and LiteLLM config say what group data says (and never a secret)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from hydra_ops import PROJECT_ROOT
+from hydra_ops.gaps.g04_redis import redis_conf
+from hydra_ops.gaps.g05_litellm import config_yaml, secret_env
+from hydra_ops.local.stack_images import local_builds
+from hydra_ops.stack import (
+    check_host,
+    check_secret_values,
+    docker_bytes,
+    parse_cpuset,
+    pinned,
+    redis_bytes,
+    validate_storage,
+)
+from hydra_ops.storage_stack import compose_yml
+from hydra_ops.targets import load_inventory
+from hydra_ops.validation import ValidationError
+
+EPYC = {"cpus": list(range(112)), "mem_bytes": 251 * 1024 ** 3}
+ADDRESSES = {"hydra-ai": "192.0.2.250", "hydra-compute": "192.0.2.203", "hydra-storage": "192.0.2.244"}
+
+
+@pytest.fixture
+def storage_data() -> dict[str, Any]:
+    """hydra-storage's data from the real inventory + group_data (no connection is made)."""
+    inventory, _ = load_inventory(PROJECT_ROOT / "inventory.py")
+    return dict(inventory.get_host("hydra-storage").data.dict())
+
+
+def test_parsers() -> None:
+    assert parse_cpuset("8-11,20") == {8, 9, 10, 11, 20}
+    assert parse_cpuset("0") == {0}
+    for bad in ("11-8", "8-", "a", "", "1,,2"):
+        with pytest.raises(ValueError):
+            parse_cpuset(bad)
+    assert docker_bytes("512m") == 512 * 1024 ** 2 and docker_bytes("32g") == 32 * 1024 ** 3
+    assert redis_bytes("100gb") == 100 * 1024 ** 3 and redis_bytes("1g") == 10 ** 9 and redis_bytes("64mb") == 64 << 20
+    assert pinned("redis:7.2.5-bookworm") and pinned("ghcr.io/x/y@sha256:" + "0" * 64)
+    assert not pinned("redis") and not pinned("redis:latest") and not pinned("localhost:5000/redis")
+
+
+def test_production_defaults_follow_the_core_table(storage_data: dict[str, Any]) -> None:
+    cfg = validate_storage(storage_data)
+    check_host(cfg, EPYC)
+    table = {name: svc["cpuset"] for name, svc in cfg.stack_services.items()}
+    assert table["postgres"] == "8-11" and table["redis"] == table["qdrant"] == "12-15"
+    assert (table["n8n"], table["crewai"], table["langgraph"]) == ("20-27", "28-35", "36-43")
+    assert cfg.redis_maxmemory == "100gb" and cfg.redis_maxmemory_policy == "allkeys-lru" and cfg.redis_appendonly
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"crewai": {"cpuset": "20-29"}}, "crewai (20-29) and n8n (20-27) overlap on cores 20,21,22,23,24,25,26,27"),
+    ({"crewai": {"cpuset": "6-9"}}, "overlaps host_reserved_cpuset '0-7' (cores 6,7)"),
+    ({"crewai": {"cpuset": "35-28"}}, "runs backwards"),
+    ({"crewai": {"image": "hydra/crewai:latest"}}, "is not pinned"),
+    ({"crewai": {"image": "hydra/crewai"}}, "is not pinned"),
+    ({"crewai": {"mem_limit": "lots"}}, "is not a docker size"),
+    ({"crewai": {"cpus": 4}}, "'cpus' is not a service setting"),
+    ({"postgres": {"ports": ["everywhere"]}}, "is not a port mapping"),
+])
+def test_bad_services_are_named(storage_data: dict[str, Any], override: dict[str, Any], message: str) -> None:
+    services = {n: dict(s) for n, s in storage_data["stack_services"].items()}
+    for name, change in override.items():
+        services[name].update(change)
+    with pytest.raises(ValidationError) as err:
+        validate_storage({**storage_data, "stack_services": services})
+    assert message in str(err.value) and "nothing was changed" in str(err.value)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"redis_maxmemory": "120gb"}, "is not below the redis container's mem_limit 110g"),
+    ({"redis_maxmemory": "lots"}, "is not a Redis size"),
+    ({"redis_maxmemory_policy": "lru"}, "redis_maxmemory_policy: 'lru' is not one of"),
+    ({"redis_appendfsync": "sometimes"}, "redis_appendfsync"),
+    ({"litellm_fallbacks": {"gpt-4": ["gpt-5"]}}, "names models not in litellm_models: ['gpt-5']"),
+    ({"litellm_models": {"x": {"backend": "nowhere", "model": "ollama/x"}}, "litellm_fallbacks": {}},
+     "'nowhere' is not in litellm_backends"),
+    ({"secret_files": []}, "secret_files: 'litellm_master_key' lacks an entry LiteLLM reads"),
+])
+def test_bad_redis_and_litellm_settings_are_named(storage_data: dict[str, Any], override: dict[str, Any],
+                                                  message: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        validate_storage({**storage_data, **override})
+    assert message in str(err.value)
+
+
+def test_host_facts_bound_cpus_and_memory(storage_data: dict[str, Any]) -> None:
+    cfg = validate_storage(storage_data)
+    with pytest.raises(ValidationError) as err:
+        check_host(cfg, {"cpus": [0, 1], "mem_bytes": 24 * 1024 ** 3})
+    text = str(err.value)
+    assert "stack_services.postgres.cpuset: '8-11' names cores 8,9,10,11 the host does not have" in text
+    assert "mem_limits add up to 222.0 GiB + host_memory_headroom 24.0 GiB" in text
+    assert "redis_maxmemory: 100gb + host_memory_headroom leaves the host no room" in text
+
+
+def test_secret_values_must_be_plain_tokens() -> None:
+    check_secret_values({"redis_password": "A" * 43})
+    with pytest.raises(ValidationError) as err:
+        check_secret_values({"redis_password": 'has "quotes" and spaces'})
+    assert "secret redis_password" in str(err.value) and "quotes" not in str(err.value)
+
+
+def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[str, Any]) -> None:
+    cfg = validate_storage(storage_data)
+    compose = yaml.safe_load(compose_yml(cfg))
+    services = compose["services"]
+    for name, svc in cfg.stack_services.items():
+        assert (services[name]["cpuset"], services[name]["mem_limit"], services[name]["image"]) == \
+               (svc["cpuset"], svc["mem_limit"], svc["image"])
+    redis = services["redis"]
+    assert redis["user"] == "999:999" and "/etc/hydra/secrets/redis-auth.conf:/run/secrets/redis-auth.conf:ro" \
+        in redis["volumes"]
+    litellm = services["litellm"]
+    assert litellm["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and "environment" not in litellm
+    assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/etc/hydra")} == \
+           {f"/run/secrets/{s}" for s in secret_env(cfg).values()}
+    assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
+    assert set(compose["volumes"]) == {"redis-data", "postgres-data"}
+
+
+def test_redis_conf_includes_the_password_file_and_never_the_password(storage_data: dict[str, Any]) -> None:
+    text = redis_conf(validate_storage(storage_data))
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert {"maxmemory 100gb", "maxmemory-policy allkeys-lru", "appendonly yes", "appendfsync everysec",
+            "include /run/secrets/redis-auth.conf"} <= set(lines)
+    assert not any(line.startswith("requirepass") for line in lines)
+
+
+def test_litellm_config_routes_by_inventory_and_caches(storage_data: dict[str, Any]) -> None:
+    cfg = validate_storage(storage_data)
+    conf = yaml.safe_load(config_yaml(cfg, resolve=ADDRESSES.__getitem__))
+    routes = {m["model_name"]: m["litellm_params"] for m in conf["model_list"]}
+    assert routes["gpt-3.5-turbo"]["api_base"] == routes["llama-7b"]["api_base"] == "http://192.0.2.203:11400"
+    assert routes["gpt-4"] == {"model": "openai/default", "api_base": "http://192.0.2.250:5000/v1",
+                               "api_key": "os.environ/TABBY_API_KEY"}
+    assert routes["codellama"]["api_base"] == "http://192.0.2.203:11434"
+    assert routes["text-embedding-ada-002"]["api_base"] == "http://192.0.2.203:11435"
+    assert routes["cpu-fallback"]["api_base"] == "http://192.0.2.244:11500"
+    settings = conf["litellm_settings"]
+    assert settings["cache"] is True and settings["cache_params"]["type"] == "redis"
+    assert settings["cache_params"]["password"] == "os.environ/REDIS_PASSWORD"
+    assert {"gpt-4": ["gpt-3.5-turbo"]} in settings["fallbacks"] and settings["num_retries"] == 2
+    assert conf["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+
+
+def test_local_builds_are_valid_stack_builds(storage_data: dict[str, Any]) -> None:
+    builds = local_builds("http://10.213.7.1:8808/wheels/", "10.213.7.1")
+    validate_storage({**storage_data, "stack_builds": builds})
+    assert all(pinned(tag) for tag in builds)
