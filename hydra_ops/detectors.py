@@ -7,6 +7,7 @@ the evidence an operator needs to believe it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyinfra.api import Host
 from pyinfra.facts.server import Command
@@ -135,3 +136,78 @@ def models(host: Host) -> Finding:
         closed &= have == want
         evidence.append(f"{m['dest']}: {'complete' if have == want else 'missing or incomplete'}")
     return Finding(CLOSED if closed else OPEN, evidence)
+
+
+def _storage(host: Host) -> tuple[Any, dict[str, dict[str, Any]]] | Finding:
+    """The host's validated storage data and its stack's containers, or an UNKNOWN finding."""
+    from facts.docker import ComposeContainers
+    from hydra_ops.stack import validate_storage
+
+    try:
+        cfg = validate_storage(host.data.dict(), host.name)
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    return cfg, host.get_fact(ComposeContainers, project=cfg.compose_project)
+
+
+def _container(containers: dict[str, dict[str, Any]], name: str, cpuset: str) -> tuple[bool, str]:
+    c = containers.get(name)
+    if not c:
+        return False, f"{name}: no container"
+    ok = c["state"] == "running" and c["cpuset"] == cpuset
+    return ok, f"{name}: {c['state']}, cpuset {c['cpuset'] or 'unpinned'} (want {cpuset}), image {c['image']}"
+
+
+def redis_tier(host: Host) -> Finding:
+    """G4 is closed when the stack's Redis runs pinned and its config sets the configured maxmemory, policy and
+    AOF and takes its password from the include (the audit found no memory limit and caching unused)."""
+    found = _storage(host)
+    if isinstance(found, Finding):
+        return found
+    cfg, containers = found
+    ok, line = _container(containers, "redis", cfg.stack_services.get("redis", {}).get("cpuset", "?"))
+    conf = host.get_fact(Command, command=f"cat {cfg.stack_dir}/redis/redis.conf 2>/dev/null || true") or ""
+    want = {f"maxmemory {cfg.redis_maxmemory}", f"maxmemory-policy {cfg.redis_maxmemory_policy}",
+            f"appendonly {'yes' if cfg.redis_appendonly else 'no'}"}
+    missing = sorted(want - set(conf.splitlines()))
+    closed = ok and not missing and any(line_.startswith("include ") for line_ in conf.splitlines())
+    return Finding(CLOSED if closed else OPEN, [line, f"redis.conf: {'as configured' if not missing else missing}"])
+
+
+def litellm_gateway(host: Host) -> Finding:
+    """G5 is closed when LiteLLM runs and its config routes a model through the LB port with the Redis cache on
+    (the audit found it pointing at one Ollama, caching off)."""
+    import yaml
+
+    found = _storage(host)
+    if isinstance(found, Finding):
+        return found
+    cfg, containers = found
+    ok, line = _container(containers, "litellm", cfg.stack_services.get("litellm", {}).get("cpuset", "?"))
+    text = host.get_fact(Command, command=f"cat {cfg.stack_dir}/litellm/config.yaml 2>/dev/null || true") or ""
+    conf = yaml.safe_load(text) or {}
+    lb = cfg.litellm_backends["ollama_lb"]["port"]
+    bases = [m.get("litellm_params", {}).get("api_base", "") for m in conf.get("model_list", [])]
+    via_lb = any(b.rstrip("/").endswith(f":{lb}") for b in bases)
+    cache = (conf.get("litellm_settings") or {}).get("cache") is True
+    evidence = [line, f"models via the LB (:{lb}): {'yes' if via_lb else 'no'}", f"Redis cache: {cache}"]
+    return Finding(CLOSED if ok and via_lb and cache else OPEN, evidence)
+
+
+def _agent(host: Host, name: str) -> Finding:
+    found = _storage(host)
+    if isinstance(found, Finding):
+        return found
+    cfg, containers = found
+    ok, line = _container(containers, name, cfg.stack_services.get(name, {}).get("cpuset", "?"))
+    return Finding(CLOSED if ok else OPEN, [line])
+
+
+def crewai(host: Host) -> Finding:
+    """G7 is closed when the CrewAI runtime runs pinned to its cores."""
+    return _agent(host, "crewai")
+
+
+def langgraph(host: Host) -> Finding:
+    """G8 is closed when the LangGraph runtime runs pinned to its cores."""
+    return _agent(host, "langgraph")

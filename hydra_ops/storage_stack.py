@@ -6,13 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from io import StringIO
 
+from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files
 
-from hydra_ops.gaps.g05_litellm import secret_env
+from facts.resources import HostResources
+from hydra_ops.gaps.g03_secrets import host_secrets, secret_files
+from hydra_ops.gaps.g04_redis import redis_tier
+from hydra_ops.gaps.g05_litellm import litellm_gateway, secret_env
+from hydra_ops.gaps.g07_crewai import crewai
+from hydra_ops.gaps.g08_langgraph import langgraph
 from hydra_ops.operations import docker_stack
 from hydra_ops.render import render
-from hydra_ops.validation import Settings
+from hydra_ops.stack import check_host, check_secret_values, validate_storage
+from hydra_ops.validation import Settings, validate_secrets
 
 #: services that run the agent worker, and the framework each imports
 AGENTS = {"crewai": "crewai", "langgraph": "langgraph"}
@@ -45,3 +52,28 @@ def stack(cfg: Settings, mounts: Mapping[str, list[OperationMeta]]) -> None:
     docker_stack.converge("Stack", cfg, compose_file, images, mounts, readiness(cfg))
 
 
+
+
+def storage() -> None:
+    """The whole storage deploy (G3 files, G4, G5, G7, G8 in one stack): every check before any change.
+
+    The four gaps are services of one compose project, so `hydra fix` of any of them converges the stack.
+    """
+    data = host.data.dict()
+    validate_secrets(data, host.name)
+    cfg = validate_storage(data, host.name)
+    check_host(cfg, host.get_fact(HostResources), host.name)
+    services = cfg.stack_services
+    redis_password = host_secrets(["redis_password"])["redis_password"] if "redis" in services else ""
+    if redis_password:
+        check_secret_values({"redis_password": redis_password}, host.name)
+    secrets = secret_files()
+    mounts: dict[str, list[OperationMeta]] = {}
+    if "redis" in services:
+        mounts["redis"] = redis_tier(cfg, redis_password)
+    if "litellm" in services:
+        mounts["litellm"] = litellm_gateway(cfg) + [op for s in secret_env(cfg).values() if (op := secrets.get(s))]
+    for name, bundle in (("crewai", crewai), ("langgraph", langgraph)):
+        if name in services:
+            mounts[name] = bundle(cfg)
+    stack(cfg, mounts)

@@ -13,6 +13,7 @@ import openai
 import pytest
 import redis
 
+from hydra_ops.audit import audit
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
@@ -57,6 +58,11 @@ def chat(c: openai.OpenAI, model: str, prompt: str) -> tuple[str, dict[str, str]
 def test_second_storage_run_changes_nothing(stack: DeployResult, deploy: Callable[..., DeployResult]) -> None:
     again = deploy(target="deploys/storage.py")
     assert again.ok and again.changed == [], again.changed
+
+
+def test_audit_reports_the_storage_gaps_closed(stack: DeployResult, local_cluster: Cluster) -> None:
+    found = {r.gap: r.status for r in audit(local_cluster.inventory, ["G4", "G5", "G7", "G8"])}
+    assert found == {"G4": "closed", "G5": "closed", "G7": "closed", "G8": "closed"}
 
 
 def test_litellm_reaches_both_ollama_instances_through_the_lb(stack: DeployResult, local_cluster: Cluster) -> None:
