@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in local cluster: install, boot the three hosts, audit, deploy the site
-# (G1 + G2 on hydra-compute, G3 secret files, G11 + G10 on hydra-ai), audit again, run the smoke suite.
+# (G1 + G2 on hydra-compute, G3 secret files, G11 + G10 on hydra-ai, the G4/G5/G7/G8 compose stack on
+# hydra-storage), audit again, run the smoke suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
