@@ -138,8 +138,9 @@ def models(host: Host) -> Finding:
     return Finding(CLOSED if closed else OPEN, evidence)
 
 
-def _storage(host: Host) -> tuple[Any, dict[str, dict[str, Any]]] | Finding:
-    """The host's validated storage data and its stack's containers, or an UNKNOWN finding."""
+def _storage_service(host: Host, name: str) -> tuple[Any, bool, str] | Finding:
+    """(validated storage data, whether the service's container runs on its cpuset, evidence line), or an
+    UNKNOWN finding when the data does not validate."""
     from facts.docker import ComposeContainers
     from hydra_ops.stack import validate_storage
 
@@ -147,30 +148,30 @@ def _storage(host: Host) -> tuple[Any, dict[str, dict[str, Any]]] | Finding:
         cfg = validate_storage(host.data.dict(), host.name)
     except ValidationError as exc:
         return Finding(UNKNOWN, [str(exc)])
-    return cfg, host.get_fact(ComposeContainers, project=cfg.compose_project)
-
-
-def _container(containers: dict[str, dict[str, Any]], name: str, cpuset: str) -> tuple[bool, str]:
-    c = containers.get(name)
+    want = cfg.stack_services.get(name, {}).get("cpuset", "?")
+    c = host.get_fact(ComposeContainers, project=cfg.compose_project).get(name)
     if not c:
-        return False, f"{name}: no container"
-    ok = c["state"] == "running" and c["cpuset"] == cpuset
-    return ok, f"{name}: {c['state']}, cpuset {c['cpuset'] or 'unpinned'} (want {cpuset}), image {c['image']}"
+        return cfg, False, f"{name}: no container"
+    return cfg, c["state"] == "running" and c["cpuset"] == want, \
+        f"{name}: {c['state']}, cpuset {c['cpuset'] or 'unpinned'} (want {want}), image {c['image']}"
+
+
+def _read(host: Host, path: str) -> str:
+    return host.get_fact(Command, command=f"cat {path} 2>/dev/null || true") or ""
 
 
 def redis_tier(host: Host) -> Finding:
     """G4 is closed when the stack's Redis runs pinned and its config sets the configured maxmemory, policy and
     AOF and takes its password from the include (the audit found no memory limit and caching unused)."""
-    found = _storage(host)
+    found = _storage_service(host, "redis")
     if isinstance(found, Finding):
         return found
-    cfg, containers = found
-    ok, line = _container(containers, "redis", cfg.stack_services.get("redis", {}).get("cpuset", "?"))
-    conf = host.get_fact(Command, command=f"cat {cfg.stack_dir}/redis/redis.conf 2>/dev/null || true") or ""
+    cfg, ok, line = found
+    conf = _read(host, f"{cfg.stack_dir}/redis/redis.conf").splitlines()
     want = {f"maxmemory {cfg.redis_maxmemory}", f"maxmemory-policy {cfg.redis_maxmemory_policy}",
             f"appendonly {'yes' if cfg.redis_appendonly else 'no'}"}
-    missing = sorted(want - set(conf.splitlines()))
-    closed = ok and not missing and any(line_.startswith("include ") for line_ in conf.splitlines())
+    missing = sorted(want - set(conf))
+    closed = ok and not missing and any(entry.startswith("include ") for entry in conf)
     return Finding(CLOSED if closed else OPEN, [line, f"redis.conf: {'as configured' if not missing else missing}"])
 
 
@@ -179,13 +180,11 @@ def litellm_gateway(host: Host) -> Finding:
     (the audit found it pointing at one Ollama, caching off)."""
     import yaml
 
-    found = _storage(host)
+    found = _storage_service(host, "litellm")
     if isinstance(found, Finding):
         return found
-    cfg, containers = found
-    ok, line = _container(containers, "litellm", cfg.stack_services.get("litellm", {}).get("cpuset", "?"))
-    text = host.get_fact(Command, command=f"cat {cfg.stack_dir}/litellm/config.yaml 2>/dev/null || true") or ""
-    conf = yaml.safe_load(text) or {}
+    cfg, ok, line = found
+    conf = yaml.safe_load(_read(host, f"{cfg.stack_dir}/litellm/config.yaml")) or {}
     lb = cfg.litellm_backends["ollama_lb"]["port"]
     bases = [m.get("litellm_params", {}).get("api_base", "") for m in conf.get("model_list", [])]
     via_lb = any(b.rstrip("/").endswith(f":{lb}") for b in bases)
@@ -195,12 +194,8 @@ def litellm_gateway(host: Host) -> Finding:
 
 
 def _agent(host: Host, name: str) -> Finding:
-    found = _storage(host)
-    if isinstance(found, Finding):
-        return found
-    cfg, containers = found
-    ok, line = _container(containers, name, cfg.stack_services.get(name, {}).get("cpuset", "?"))
-    return Finding(CLOSED if ok else OPEN, [line])
+    found = _storage_service(host, name)
+    return found if isinstance(found, Finding) else Finding(CLOSED if found[1] else OPEN, [found[2]])
 
 
 def crewai(host: Host) -> Finding:

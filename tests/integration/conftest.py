@@ -59,6 +59,13 @@ def snapshot(cluster: Cluster, host: str = COMPUTE) -> str:
     return hashlib.sha256(out.encode()).hexdigest()
 
 
+def converged(deploy: Callable[..., DeployResult], target: str) -> DeployResult:
+    """Run a deploy that must succeed (module fixtures build their state with it)."""
+    result = deploy(target=target)
+    assert result.ok, result.stderr[-3000:]
+    return result
+
+
 def store_copy(cluster: Cluster, tmp_path: Path) -> SecretStore:
     """An empty secrets store beside the cluster's, opened by the same age key (for 'bad secrets' tests)."""
     copy = SecretStore(tmp_path / "secrets/copy.sops.yaml", cluster.secrets.key_file, tmp_path / ".sops.yaml")

@@ -12,7 +12,7 @@ from hydra_ops.leaks import files_containing, modes, process_args_containing, se
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from hydra_ops.secrets import generate
-from tests.integration.conftest import snapshot, store_copy
+from tests.integration.conftest import converged, snapshot, store_copy
 
 FILES = {"hydra-storage": ["redis_password", "litellm_master_key", "postgres_password"],
          "hydra-ai": ["tabby_api_key", "tabby_admin_key"]}
@@ -20,9 +20,7 @@ FILES = {"hydra-storage": ["redis_password", "litellm_master_key", "postgres_pas
 
 @pytest.fixture(scope="module")
 def secrets_deployed(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> DeployResult:
-    result = deploy(target="deploys/site.py")
-    assert result.ok, result.stderr[-3000:]
-    return result
+    return converged(deploy, "deploys/site.py")
 
 
 def host_digests(cluster: Cluster, host: str) -> dict[str, str]:

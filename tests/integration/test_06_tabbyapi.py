@@ -10,7 +10,7 @@ import requests
 
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import converged, wait_for
 
 AI = "hydra-ai"
 BASE = "http://10.213.7.10:5000"
@@ -19,9 +19,7 @@ UNIT = "tabbyapi.service"
 
 @pytest.fixture(scope="module")
 def ai_deployed(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> DeployResult:
-    result = deploy(target="deploys/ai.py")
-    assert result.ok, result.stderr[-3000:]
-    return result
+    return converged(deploy, "deploys/ai.py")
 
 
 def show(cluster: Cluster, *props: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from hydra_ops.audit import audit
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
 from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
-from tests.integration.conftest import store_copy, wait_for
+from tests.integration.conftest import converged, store_copy, wait_for
 
 STORAGE, COMPUTE = "hydra-storage", "hydra-compute"
 GATEWAY = "http://10.213.7.12:4000/v1"
@@ -28,9 +28,7 @@ COMPOSE = "cd /opt/hydra-stack && docker-compose --project-name hydra-stack"
 @pytest.fixture(scope="module")
 def stack(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> DeployResult:
     """The whole cluster converged (LiteLLM's backends live on hydra-compute and hydra-ai)."""
-    result = deploy(target="deploys/site.py")
-    assert result.ok, result.stderr[-3000:]
-    return result
+    return converged(deploy, "deploys/site.py")
 
 
 def client(cluster: Cluster) -> openai.OpenAI:
