@@ -162,3 +162,7 @@ litellm_cache = True
 
 #: Seconds a cached response lives. Default 3600.
 litellm_cache_ttl = 3600
+
+#: Models the CPU fallback (the stack's ollama-cpu service) must have; pulled when missing.
+#: Default ["qwen2.5:7b"] (what the cpu-fallback model serves).
+ollama_cpu_models = ["qwen2.5:7b"]

@@ -9,7 +9,7 @@ from itertools import combinations
 from typing import Any
 
 from hydra_ops import TEMPLATES
-from hydra_ops.validation import Settings, ValidationError, _Checker
+from hydra_ops.validation import MODEL, Settings, ValidationError, _Checker
 
 SERVICE = re.compile(r"^[a-z][a-z0-9-]*$")
 CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
@@ -102,6 +102,10 @@ def validate_storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Se
         _redis(c, data)
     if "litellm" in services:
         _litellm(c, data, services)
+    if "ollama-cpu" in services:
+        models = c.typed("ollama_cpu_models", list, "a list of model names") or []
+        c.each("ollama_cpu_models", models, lambda m: not isinstance(m, str) or not MODEL.match(m),
+               "is not a model name")
     if c.problems:
         raise ValidationError(host, c.problems)
     return Settings(data=data, instances=())

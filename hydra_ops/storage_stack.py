@@ -13,7 +13,7 @@ from pyinfra.operations import files
 from facts.resources import HostResources
 from hydra_ops.gaps.g03_secrets import host_secrets, secret_files
 from hydra_ops.gaps.g04_redis import redis_tier
-from hydra_ops.gaps.g05_litellm import litellm_gateway, secret_env
+from hydra_ops.gaps.g05_litellm import cpu_fallback_models, litellm_gateway, secret_env
 from hydra_ops.gaps.g07_crewai import crewai
 from hydra_ops.gaps.g08_langgraph import langgraph
 from hydra_ops.operations import docker_stack
@@ -77,3 +77,5 @@ def storage() -> None:
         if name in services:
             mounts[name] = bundle(cfg)
     stack(cfg, mounts)
+    if "ollama-cpu" in services:
+        cpu_fallback_models(cfg)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from io import StringIO
 from typing import Any
 
-from pyinfra import inventory
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files
+from pyinfra.facts.server import Command
+from pyinfra.operations import files, server
 
 from hydra_ops.render import render
 from hydra_ops.validation import Settings, ValidationError
@@ -66,3 +67,18 @@ def litellm_gateway(cfg: Settings) -> list[OperationMeta]:
                       dest=f"{cfg.stack_dir}/litellm/secrets-env.sh",
                       src=StringIO(render("secrets-env.sh.j2", exports=exports)))
     return [conf, entry]
+
+
+@deploy("G5 CPU fallback models")
+def cpu_fallback_models(cfg: Settings) -> None:
+    """Pull the CPU fallback's models into its container when missing (after the stack is up)."""
+    from hydra_ops.operations.docker_stack import compose
+
+    listed = host.get_fact(Command, command=f"{compose(cfg, 'exec', '-T', 'ollama-cpu', 'ollama', 'list')} "
+                                            "2>/dev/null || true") or ""
+    have = {line.split()[0] for line in listed.splitlines()[1:] if line.strip()}
+    missing = [m for m in cfg.ollama_cpu_models if m not in have and f"{m}:latest" not in have]
+    if missing:
+        pulls = " && ".join(f"{compose(cfg, 'exec', '-T', 'ollama-cpu', 'ollama', 'pull', m)} >/dev/null"
+                            for m in missing)
+        server.shell(name=f"G5: pull {', '.join(missing)} into the CPU fallback", commands=[pulls])

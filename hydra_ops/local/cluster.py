@@ -352,7 +352,8 @@ class Cluster:
                                     "port": 5001}},
             "storage": {"stack_base_images": [{"tag": LOCAL_BASE_TAG, "url": artifacts["base_image_url"],
                                                "sha256": artifacts["base_image_sha256"]}],
-                        "stack_builds": local_builds(artifacts["wheels"], self.spec.net.gateway)},
+                        "stack_builds": local_builds(artifacts["wheels"], self.spec.net.gateway,
+                                                     artifacts["ollama_url"], artifacts["ollama_sha256"])},
             "all": {"secrets_file": str(self.secrets.file), "age_key_file": str(self.secrets.key_file),
                     "sops_config": str(self.secrets.config)},
         }

@@ -29,8 +29,9 @@ def wheel_name(spec: str) -> str:
     return re.split(r"[\[=<>!~ ]", spec, maxsplit=1)[0].lower().replace("-", "_")
 
 
-def local_builds(wheels_url: str, gateway: str) -> dict[str, Any]:
-    """stack_builds for the local cluster: the tags group_data names, built from LOCAL_BASE_TAG."""
+def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: str) -> dict[str, Any]:
+    """stack_builds for the local cluster: the tags group_data names, built from LOCAL_BASE_TAG (the CPU
+    fallback runs the Ollama double: no model weights can be fetched here)."""
     pip = ["--no-index", "--find-links", wheels_url, "--trusted-host", gateway]
 
     def python(packages: list[str]) -> dict[str, Any]:
@@ -43,6 +44,9 @@ def local_builds(wheels_url: str, gateway: str) -> dict[str, Any]:
                                      "vars": {"base": LOCAL_BASE_TAG, "uid": 999, "gid": 999}},
         "hydra-local/litellm:1.106.2": python(LITELLM),
         "hydra-local/crewai:1.15.30": python(CREWAI),
+        "hydra-local/ollama-cpu:0.8.0-double": {"template": "ollama-release.Dockerfile.j2",
+                                                "vars": {"base": LOCAL_BASE_TAG, "url": ollama_url,
+                                                         "sha256": ollama_sha256}},
         "hydra-local/langgraph:1.2.22": python(LANGGRAPH),
     }
 

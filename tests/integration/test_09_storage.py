@@ -83,6 +83,20 @@ def test_code_and_embedding_models_use_their_gpus_instance(stack: DeployResult, 
     assert headers["x-litellm-model-api-base"] == "http://10.213.7.10:5000/v1"
 
 
+def test_fast_models_fall_back_to_the_cpu_instance_when_the_lb_is_down(stack: DeployResult,
+                                                                      local_cluster: Cluster) -> None:
+    c = client(local_cluster)
+    local_cluster.ssh(COMPUTE, "systemctl stop nginx")
+    try:
+        text, headers = chat(c, "gpt-3.5-turbo", f"fallback {uuid.uuid4()}")
+    finally:
+        local_cluster.ssh(COMPUTE, "systemctl start nginx")
+    assert text and headers["x-litellm-model-api-base"] == "http://10.213.7.12:11500"
+    assert (headers["x-litellm-model-group"], headers["x-litellm-attempted-fallbacks"]) == ("cpu-fallback", "1")
+    _, headers = chat(c, "gpt-3.5-turbo", f"lb back {uuid.uuid4()}")
+    assert headers["x-litellm-model-api-base"] == LB
+
+
 def test_a_repeated_request_is_served_from_redis(stack: DeployResult, local_cluster: Cluster) -> None:
     c, prompt = client(local_cluster), f"cache me {uuid.uuid4()}"
     first, _ = chat(c, "gpt-3.5-turbo", prompt)

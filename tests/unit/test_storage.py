@@ -125,7 +125,8 @@ def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[
     assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/etc/hydra")} == \
            {f"/run/secrets/{s}" for s in secret_env(cfg).values()}
     assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
-    assert set(compose["volumes"]) == {"redis-data", "postgres-data"}
+    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "ollama-cpu-data"}
+    assert services["ollama-cpu"]["ports"] == ["11500:11434"]
 
 
 def test_redis_conf_includes_the_password_file_and_never_the_password(storage_data: dict[str, Any]) -> None:
@@ -154,6 +155,7 @@ def test_litellm_config_routes_by_inventory_and_caches(storage_data: dict[str, A
 
 
 def test_local_builds_are_valid_stack_builds(storage_data: dict[str, Any]) -> None:
-    builds = local_builds("http://10.213.7.1:8808/wheels/", "10.213.7.1")
+    builds = local_builds("http://10.213.7.1:8808/wheels/", "10.213.7.1",
+                          "http://10.213.7.1:8808/ollama/ollama-linux-amd64.tgz", "0" * 64)
     validate_storage({**storage_data, "stack_builds": builds})
     assert all(pinned(tag) for tag in builds)

@@ -11,12 +11,15 @@ host_reserved_cpuset = ""
 #: Headroom on a 24 GiB test machine that also runs the other two hosts.
 host_memory_headroom = "4g"
 
-#: The services this issue covers, scaled down. All share one pool: two cores cannot give four services their own.
+#: The services this issue covers, scaled down, plus the CPU fallback (the Ollama double: no weights here).
+#: All share one pool: two cores cannot give five services their own.
 stack_services = {
     "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local"},
     "litellm": {"image": "hydra-local/litellm:1.106.2", "cpuset": "1", "mem_limit": "1536m", "cpu_pool": "local"},
     "crewai": {"image": "hydra-local/crewai:1.15.30", "cpuset": "0", "mem_limit": "1g", "cpu_pool": "local"},
     "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m", "cpu_pool": "local"},
+    "ollama-cpu": {"image": "hydra-local/ollama-cpu:0.8.0-double", "cpuset": "0-1", "mem_limit": "256m",
+                   "cpu_pool": "local", "ports": ["11500:11434"]},
 }
 
 #: 100gb scaled to MB (DESIGN.md: "Redis maxmemory in MB").
@@ -24,9 +27,6 @@ redis_maxmemory = "64mb"
 
 #: The local cluster shares its kernel with the machine running it: persist the sysctl, do not change the kernel.
 apply_sysctls_live = False
-
-#: No CPU-fallback instance runs locally; the 7B models fall back to each other's route instead.
-litellm_fallbacks = {"gpt-4": ["gpt-3.5-turbo"], "llama-70b": ["gpt-3.5-turbo"], "gpt-3.5-turbo": ["llama-7b"]}
 
 #: Short enough that a dead backend fails a test quickly.
 litellm_request_timeout = 60
