@@ -178,18 +178,17 @@ def redis_tier(host: Host) -> Finding:
 def litellm_gateway(host: Host) -> Finding:
     """G5 is closed when LiteLLM runs and its config routes a model through the LB port with the Redis cache on
     (the audit found it pointing at one Ollama, caching off)."""
-    import yaml
+    from facts.litellm import LiteLLMTargets
 
     found = _storage_service(host, "litellm")
     if isinstance(found, Finding):
         return found
     cfg, ok, line = found
-    conf = yaml.safe_load(_read(host, f"{cfg.stack_dir}/litellm/config.yaml")) or {}
+    conf = host.get_fact(LiteLLMTargets, path=f"{cfg.stack_dir}/litellm/config.yaml") or {"routes": {}}
     lb = cfg.litellm_backends["ollama_lb"]["port"]
-    bases = [m.get("litellm_params", {}).get("api_base", "") for m in conf.get("model_list", [])]
-    via_lb = any(b.rstrip("/").endswith(f":{lb}") for b in bases)
-    cache = (conf.get("litellm_settings") or {}).get("cache") is True
-    evidence = [line, f"models via the LB (:{lb}): {'yes' if via_lb else 'no'}", f"Redis cache: {cache}"]
+    via_lb = sorted(m for m, base in conf["routes"].items() if base.rstrip("/").endswith(f":{lb}"))
+    cache = conf.get("cache") and conf.get("cache_type") == "redis"
+    evidence = [line, f"models via the LB (:{lb}): {', '.join(via_lb) or 'none'}", f"Redis cache: {bool(cache)}"]
     return Finding(CLOSED if ok and via_lb and cache else OPEN, evidence)
 
 

@@ -63,6 +63,12 @@ def test_audit_reports_the_storage_gaps_closed(stack: DeployResult, local_cluste
     assert found == {"G4": "closed", "G5": "closed", "G7": "closed", "G8": "closed"}
 
 
+def test_runbook_fix_of_a_closed_storage_gap_changes_nothing(stack: DeployResult,
+                                                              deploy: Callable[..., DeployResult]) -> None:
+    result = deploy(target="deploys/gap.py", data=["hydra_gap=G5"])
+    assert result.ok and result.changed == [], result.changed
+
+
 def test_litellm_reaches_both_ollama_instances_through_the_lb(stack: DeployResult, local_cluster: Cluster) -> None:
     c, before = client(local_cluster), served(local_cluster)
     for i in range(8):

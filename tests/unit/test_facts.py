@@ -54,3 +54,19 @@ def test_ollama_models_from_manifest_paths() -> None:
     fact = OllamaModels()
     assert fact.process(["./qwen2.5/7b", "./llama3.2/latest", "./x/y.partial"]) == ["llama3.2:latest",
                                                                                     "qwen2.5:7b"]
+
+
+def test_litellm_targets_reads_routes_fallbacks_and_cache() -> None:
+    from facts.litellm import summarize
+
+    audit_state = summarize("model_list:\n  - model_name: gpt-3.5-turbo\n    litellm_params:\n"
+                            "      model: ollama/qwen2.5:7b\n      api_base: http://192.0.2.203:11434\n"
+                            "litellm_settings:\n  cache: false\n")
+    assert audit_state == {"routes": {"gpt-3.5-turbo": "http://192.0.2.203:11434"}, "fallbacks": {},
+                           "cache": False, "cache_type": None}
+    fixed = summarize("model_list:\n  - model_name: gpt-3.5-turbo\n    litellm_params:\n"
+                      "      api_base: http://192.0.2.203:11400\nlitellm_settings:\n"
+                      "  fallbacks:\n    - {\"gpt-3.5-turbo\": [\"cpu-fallback\"]}\n  cache: true\n"
+                      "  cache_params:\n    type: redis\n")
+    assert fixed["routes"]["gpt-3.5-turbo"].endswith(":11400") and fixed["cache"] and fixed["cache_type"] == "redis"
+    assert fixed["fallbacks"] == {"gpt-3.5-turbo": ["cpu-fallback"]}
