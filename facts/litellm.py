@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from pyinfra.api import FactBase
+
+from facts.file_summary import FileSummary
 
 
-class LiteLLMTargets(FactBase[dict[str, Any] | None]):
+class LiteLLMTargets(FileSummary):
     """``{"routes": {"gpt-3.5-turbo": "http://10.0.0.3:11400", ...}, "fallbacks": {...}, "cache": True,
     "cache_type": "redis"}`` from a LiteLLM config.yaml; None when the file does not exist. Reads only routing,
     never secrets (the config holds os.environ references anyway)."""
 
-    def command(self, path: str) -> str:
-        return f"test -f {path} && cat {path} || echo __absent__"
-
-    def process(self, output: list[str]) -> dict[str, Any] | None:
-        if output == ["__absent__"]:
-            return None
-        return summarize("\n".join(output))
+    summarize = staticmethod(lambda text: summarize(text))
 
 
 def summarize(text: str) -> dict[str, Any]:

@@ -5,20 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pyinfra.api import FactBase
+from facts.file_summary import FileSummary
 
 
-class NginxSiteSummary(FactBase[dict[str, Any] | None]):
+class NginxSiteSummary(FileSummary):
     """``{"upstreams": {"ollama_backend": {"method": "least_conn", "servers": ["127.0.0.1:11434", ..]}},
     "listen": [11400]}`` for a config file; None when it does not exist."""
 
-    def command(self, path: str) -> str:
-        return f"test -f {path} && cat {path} || echo __absent__"
-
-    def process(self, output: list[str]) -> dict[str, Any] | None:
-        if output == ["__absent__"]:
-            return None
-        return summarize("\n".join(output))
+    summarize = staticmethod(lambda text: summarize(text))
 
 
 def summarize(text: str) -> dict[str, Any]:
