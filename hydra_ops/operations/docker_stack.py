@@ -47,10 +47,11 @@ def imported_image(tag: str, url: str, sha256: str, timeout: int = 900):
 
 def built_images(gap: str, cfg: Settings) -> list[OperationMeta]:
     """Render each stack_builds Dockerfile under <stack_dir>/build/ and build it when it changed or is missing."""
+    present = host.get_fact(DockerImages)  # one listing for every image below (custom facts are not cached)
     for base in cfg.stack_base_images:
-        imported_image(name=f"{gap}: base image {base['tag']}", tag=base["tag"], url=base["url"],
-                       sha256=base["sha256"])
-    present = host.get_fact(DockerImages)
+        if base["tag"] not in present:
+            imported_image(name=f"{gap}: base image {base['tag']}", tag=base["tag"], url=base["url"],
+                           sha256=base["sha256"])
     built = []
     for tag, spec in cfg.stack_builds.items():
         ctx = f"{cfg.stack_dir}/build/{re.sub(r'[^A-Za-z0-9._-]', '_', tag)}"
