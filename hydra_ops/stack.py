@@ -74,7 +74,7 @@ def validate_storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Se
     services = c.typed("stack_services", dict, "a mapping of service name -> settings") or {}
     reserved_text = data.get("host_reserved_cpuset")
     reserved = _cpuset(c, "host_reserved_cpuset", reserved_text) if reserved_text != "" else set()
-    _size(c, "host_memory_headroom", data.get("host_memory_headroom"), docker_bytes)
+    _parsed(docker_bytes, data.get("host_memory_headroom"), c, "host_memory_headroom")
     cpus: dict[str, set[int]] = {}
     for name, svc in services.items():
         key = f"stack_services.{name}"
@@ -87,7 +87,7 @@ def validate_storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Se
             c.problems.append(f"{key}.image: {svc['image']!r} is not pinned (give a release tag or a digest)")
         c.each(f"{key}.ports", svc.get("ports", []), lambda p: not PORT_MAP.match(str(p)),
                "is not a port mapping like '5432:5432'")
-        _size(c, f"{key}.mem_limit", svc.get("mem_limit", "0"), docker_bytes)
+        _parsed(docker_bytes, svc.get("mem_limit", "0"), c, f"{key}.mem_limit")
         cpus[name] = _cpuset(c, f"{key}.cpuset", svc.get("cpuset", "0"))
         if reserved and cpus[name] & reserved:
             c.problems.append(f"{key}.cpuset: {svc['cpuset']!r} overlaps host_reserved_cpuset "
@@ -127,7 +127,7 @@ def _builds(c: _Checker, data: Mapping[str, Any]) -> None:
 
 def _redis(c: _Checker, data: Mapping[str, Any]) -> None:
     c.int_range("redis_port", 1, 65535)
-    maxmemory = _size(c, "redis_maxmemory", data.get("redis_maxmemory"), redis_bytes)
+    maxmemory = _parsed(redis_bytes, data.get("redis_maxmemory"), c, "redis_maxmemory")
     c.each("redis_maxmemory_policy", [data.get("redis_maxmemory_policy")], lambda p: p not in REDIS_POLICIES,
            f"is not one of {', '.join(REDIS_POLICIES)}")
     c.typed("redis_appendonly", bool, "true or false")
@@ -135,7 +135,7 @@ def _redis(c: _Checker, data: Mapping[str, Any]) -> None:
            "is not always, everysec or no")
     c.match("redis_uid", re.compile(r"^\d+:\d+$"), "uid:gid numbers")
     svc = data["stack_services"]["redis"]
-    limit = _quiet(docker_bytes, svc.get("mem_limit"))
+    limit = _parsed(docker_bytes, svc.get("mem_limit"))
     if maxmemory and limit and maxmemory >= limit:
         c.problems.append(f"redis_maxmemory: {data['redis_maxmemory']} is not below the redis container's "
                           f"mem_limit {svc['mem_limit']} (Redis needs room for fragmentation and AOF rewrites)")
@@ -209,14 +209,11 @@ def check_secret_values(values: Mapping[str, str], host: str = "hydra-storage") 
 
 
 def _cpuset(c: _Checker, key: str, value: Any) -> set[int]:
-    return _quiet(parse_cpuset, value, c, key) or set()
+    return _parsed(parse_cpuset, value, c, key) or set()
 
 
-def _size(c: _Checker, key: str, value: Any, parse: Callable[[str], int]) -> int | None:
-    return _quiet(parse, value, c, key)
-
-
-def _quiet(parse: Callable[[Any], Any], value: Any, c: _Checker | None = None, key: str = "") -> Any:
+def _parsed(parse: Callable[[Any], Any], value: Any, c: _Checker | None = None, key: str = "") -> Any:
+    """parse(value), or None with the parser's complaint recorded under key (when a checker is given)."""
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:

@@ -13,6 +13,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server
 
+from hydra_ops.operations.docker_stack import compose
 from hydra_ops.render import render
 from hydra_ops.validation import Settings, ValidationError
 
@@ -72,8 +73,6 @@ def litellm_gateway(cfg: Settings) -> list[OperationMeta]:
 @deploy("G5 CPU fallback models")
 def cpu_fallback_models(cfg: Settings) -> None:
     """Pull the CPU fallback's models into its container when missing (after the stack is up)."""
-    from hydra_ops.operations.docker_stack import compose
-
     listed = host.get_fact(Command, command=f"{compose(cfg, 'exec', '-T', 'ollama-cpu', 'ollama', 'list')} "
                                             "2>/dev/null || true") or ""
     have = {line.split()[0] for line in listed.splitlines()[1:] if line.strip()}
