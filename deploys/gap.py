@@ -5,10 +5,12 @@
 
 from pyinfra import host
 
+from hydra_ops.platform import preflight
 from hydra_ops.registry import gap
 
 _gap = gap(str(host.data.get("hydra_gap") or ""))
 if not _gap.implemented:
     raise SystemExit(f"{_gap.id} has no bundle yet ({_gap.tracked_in})")
 if _gap.group == "all" or _gap.group in host.groups:
+    preflight(_gap.id)
     _gap.load("bundle")()

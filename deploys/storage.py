@@ -5,7 +5,9 @@ Run from the project root: `pyinfra inventory.py deploys/storage.py`.
 
 from pyinfra import host
 
+from hydra_ops.platform import preflight
 from hydra_ops.storage_stack import storage
 
 if "storage" in host.groups:
+    preflight("G3", "G4", "G5", "G7", "G8")
     storage()

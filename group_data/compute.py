@@ -4,6 +4,10 @@ Every variable is documented with its default; defaults come from the seeds (000
 Override per environment with another group_data directory (the local cluster does, see hydra_ops/local).
 """
 
+#: GPUs nvidia-smi should list on this host; the G1 audit reports a host that shows another count (one Ollama
+#: instance per GPU assumes it). Default 2 (2x RTX 5070 Ti).
+expected_gpu_count = 2
+
 # ---------------------------------------------------------------------------------------------------------------
 # G1: Ollama install (the release tarball, unpacked per version; /usr/local/bin/ollama points at the active one)
 # ---------------------------------------------------------------------------------------------------------------
@@ -16,6 +20,13 @@ ollama_release_url = "https://github.com/ollama/ollama/releases/download/v0.8.0/
 
 #: sha256 of that tarball, checked before anything is unpacked. Default: upstream's published sum for v0.8.0.
 ollama_release_sha256 = "a0b6d2a8f172fd2c046287efdc1b249cd4ec7498dedd86eeefa2118b88fed985"
+
+#: NixOS: nixpkgs attribute of the Ollama package the instances run (the release tarball above is Debian's path).
+#: Default "ollama-cuda" (nixpkgs' CUDA build; the audit's services.ollama used acceleration = "cuda").
+ollama_nix_package = "ollama-cuda"
+
+#: NixOS: open the instance ports in networking.firewall (seed 000 §6.1 opens 11434 and 11435). Default True.
+ollama_open_firewall = True
 
 #: Where versions are unpacked (<root>/<version>-<sha256[:12]>). Default "/opt/ollama".
 ollama_install_root = "/opt/ollama"
@@ -73,6 +84,9 @@ lb_port = 11400
 
 #: Address the LB listens on. Default "0.0.0.0".
 lb_listen_address = "0.0.0.0"
+
+#: NixOS: open lb_port in networking.firewall (seed 000 §6.1). Default True.
+lb_open_firewall = True
 
 #: Where the LB site is written (Debian nginx includes conf.d/*.conf). Default "/etc/nginx/conf.d/ollama-lb.conf".
 lb_config_path = "/etc/nginx/conf.d/ollama-lb.conf"

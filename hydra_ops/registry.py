@@ -28,6 +28,7 @@ class Gap:
     templates: list[str] = field(default_factory=list)
     smoke: list[str] = field(default_factory=list)
     tracked_in: str | None = None
+    platforms: list[str] = field(default_factory=list)
     pending: str | None = None
 
     @property

@@ -15,6 +15,8 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 MODEL = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 LB_METHODS = ("least_conn", "round_robin", "ip_hash")
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9._+@/-]*$")
+NIX_ATTR = re.compile(r"^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$")
 
 
 class ValidationError(PyinfraError):
@@ -93,8 +95,9 @@ class _Checker:
 
     def path(self, key: str) -> None:
         value = self.get(key)
-        if value is not None and (not isinstance(value, str) or not value.startswith("/") or "\n" in value):
-            self.problems.append(f"{key}: {value!r} is not an absolute path")
+        if value is not None and (not isinstance(value, str) or not SAFE_PATH.match(value)
+                                  or "/../" in f"{value}/"):
+            self.problems.append(f"{key}: {value!r} is not an absolute path (letters, digits, . _ - + @ / only)")
 
 
 def _is_int(value: Any) -> bool:
@@ -125,6 +128,11 @@ def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Se
            "is not an environment variable name")
     c.each("ollama_extra_env", (env or {}).items(), lambda kv: not isinstance(kv[1], str) or "\n" in kv[1],
            "must have a single-line string value")
+    c.match("ollama_nix_package", NIX_ATTR, "a nixpkgs attribute path like ollama-cuda")
+    for key in ("ollama_open_firewall", "lb_open_firewall"):
+        if not isinstance(c.get(key), bool):
+            c.problems.append(f"{key}: {data.get(key)!r} is not true/false")
+    c.path("nixos_config_dir")
     c.match("ollama_legacy_unit", re.compile(r"^[\w@.-]+\.service$"), "a systemd service name")
     instances = _instances(c)
 
@@ -245,6 +253,12 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> Settings:
            "is not a requirement spec")
     args = c.typed("tabby_pip_args", list, "a list of pip arguments")
     c.each("tabby_pip_args", args, lambda a: not isinstance(a, str), "is not a string")
+    nix_pkgs = c.typed("tabby_nix_packages", list, "a list of nixpkgs attributes")
+    c.each("tabby_nix_packages", nix_pkgs, lambda p: not isinstance(p, str) or not NIX_ATTR.match(p),
+           "is not a nixpkgs attribute path")
+    if not isinstance(c.get("tabby_open_firewall"), bool):
+        c.problems.append(f"tabby_open_firewall: {data.get('tabby_open_firewall')!r} is not true/false")
+    c.path("nixos_config_dir")
     c.path("tabby_install_root")
     c.path("tabby_model_dir")
     c.match("tabby_user", re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a user name")

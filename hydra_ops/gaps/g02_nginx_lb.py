@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, server, systemd
 
-from hydra_ops.operations import nginx
+from hydra_ops import nix
+from hydra_ops.operations import nginx, nixos
+from hydra_ops.platform import current
 from hydra_ops.render import render
 from hydra_ops.validation import Settings, validate_compute
 
@@ -35,18 +38,39 @@ def _render(cfg: Settings, stamp: str) -> str:
     )
 
 
+def nixos_module(cfg: Settings, config: str) -> str:
+    """The same LB on NixOS: services.nginx carries the identical upstream + server block (appendHttpConfig),
+    reloads instead of restarting on a change, and the firewall opens lb_port (seed 000 §6.1)."""
+    return nix.module({
+        "services": {"nginx": {"enable": True, "enableReload": True, "appendHttpConfig": config}},
+        "networking": {"firewall": {"allowedTCPPorts": [cfg.lb_port] if cfg.lb_open_firewall else []}},
+    }, "Managed by hydra-ops (G2): nginx least_conn LB in front of the Ollama instances. Rendered from group\n"
+       "data; edit group_data/compute.py and re-run the deploy instead of this file.")
+
+
+def _wait_command(cfg: Settings, config: str) -> str:
+    """Succeeds once nginx answers with this config's fingerprint (a reload is asynchronous)."""
+    address = "127.0.0.1" if cfg.lb_listen_address in ("0.0.0.0", "::") else cfg.lb_listen_address
+    return (f"curl -s -o /dev/null -D - http://{address}:{cfg.lb_port}/ "
+            f"| grep -qi '^x-hydra-lb-config: {fingerprint(config)}'")
+
+
 @deploy("G2 nginx LB")
 def nginx_lb() -> None:
     """Install nginx and put the checked LB site in place; nginx keeps serving the old site if the check fails."""
     cfg = validate_compute(host.data.dict(), host.name)
+    if current() == "nixos":
+        config = lb_config(cfg)
+        nixos.modules(name="G2: NixOS module ollama-lb.nix (dry-build checks nginx.conf; health; rollback)",
+                      files_wanted={"ollama-lb.nix": nixos_module(cfg, config)}, config_dir=cfg.nixos_config_dir,
+                      health=[_wait_command(cfg, config)], timeout=60)
+        return
     apt.packages(name="G2: nginx", packages=["nginx"], update=True, cache_time=3600)
     systemd.service(name="G2: nginx running and enabled", service="nginx.service", running=True, enabled=True)
     config = lb_config(cfg)
     site = nginx.checked_config(name=f"G2: LB site {cfg.lb_config_path} (checked with nginx -t)", content=config,
                                 dest=cfg.lb_config_path)
     # `systemctl reload` returns before new workers take over; wait until the new config is what answers.
-    address = "127.0.0.1" if cfg.lb_listen_address in ("0.0.0.0", "::") else cfg.lb_listen_address
     server.shell(name="G2: wait until nginx serves the new LB config", _if=site.did_change, commands=[
-        f"timeout 30 sh -c 'until curl -s -o /dev/null -D - http://{address}:{cfg.lb_port}/ "
-        f"| grep -qi \"^x-hydra-lb-config: {fingerprint(config)}\"; do sleep 0.2; done' "
-        f"|| {{ echo 'nginx did not switch to the new LB config within 30s' >&2; exit 1; }}"])
+        f"timeout 30 sh -c {shlex.quote(f'until {_wait_command(cfg, config)}; do sleep 0.2; done')} "
+        "|| { echo 'nginx did not switch to the new LB config within 30s' >&2; exit 1; }"])

@@ -10,6 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server
 
+from hydra_ops.platform import current
 from hydra_ops.render import render
 from hydra_ops.validation import Settings, validate_ai
 
@@ -32,8 +33,9 @@ def fetch_models() -> None:
 
     cfg = validate_ai(host.data.dict(), host.name)
     script = f"{cfg.hydra_lib_dir}/{FETCH_SCRIPT}"
-    apt.packages(name="G11: curl for resumable downloads", packages=["curl", "ca-certificates"], update=True,
-                 cache_time=3600)
+    if current() != "nixos":  # NixOS ships curl in its base system
+        apt.packages(name="G11: curl for resumable downloads", packages=["curl", "ca-certificates"], update=True,
+                     cache_time=3600)
     files.directory(name="G11: hydra-ops script directory", path=cfg.hydra_lib_dir, mode="755")
     files.put(name="G11: model fetch script", src=StringIO(render(f"{FETCH_SCRIPT}.j2")), dest=script, mode="755")
     files.directory(name="G11: model directory", path=cfg.tabby_model_dir, mode="755")

@@ -23,9 +23,10 @@ def gpu_service_user(gap: str, user: str) -> None:
 
 
 def run_and_restart_on_change(gap: str, unit: str, changed: list[OperationMeta], ready_url: str,
-                              timeout: int) -> None:
+                              timeout: int, manage_enable: bool = True) -> None:
     """unit running and enabled; restarted only when an op in `changed` changed something; after a (re)start,
     wait (bounded) until ready_url answers, printing the unit's last journal lines if it never does.
+    manage_enable=False leaves enablement alone (NixOS: the module's wantedBy decides, not `systemctl enable`).
 
     StartLimitBurst is there to stop crash loops; it must not refuse a (re)start the deploy decided on, nor keep
     a unit that gave up earlier from being started again by the next deploy, so the counter is cleared first.
@@ -35,7 +36,8 @@ def run_and_restart_on_change(gap: str, unit: str, changed: list[OperationMeta],
                  # a unit systemd has not loaded (stopped and collected) has no counter to clear
                  commands=[f"systemctl reset-failed {unit} 2>/dev/null || ! systemctl is-failed --quiet {unit}"],
                  _if=lambda: gave_up or any_changed(*changed)())
-    started = systemd.service(name=f"{gap}: {unit} running and enabled", service=unit, running=True, enabled=True)
+    started = systemd.service(name=f"{gap}: {unit} running" + (" and enabled" if manage_enable else ""),
+                              service=unit, running=True, enabled=True if manage_enable else None)
     restarted = systemd.service(name=f"{gap}: restart {unit} for its new settings", service=unit, restarted=True,
                                 _if=any_changed(*changed))
     # systemd returns once the process runs; wait until it answers so nothing downstream meets a closed port.
