@@ -28,8 +28,13 @@ def main() -> None:
 
 # -- local cluster -----------------------------------------------------------------------------------------------
 @main.group()
-def cluster() -> None:
+@click.option("--flavour", type=click.Choice(["default", "seeds"]), default=None,
+              help="default: Debian hosts; seeds: NixOS-shaped hydra-ai/hydra-compute as the seeds describe them. "
+                   "Env: HYDRA_CLUSTER_FLAVOUR (other hydra commands and the tests read it too).")
+def cluster(flavour: str | None) -> None:
     """The local three-host cluster (systemd-nspawn in network namespaces)."""
+    if flavour:
+        os.environ["HYDRA_CLUSTER_FLAVOUR"] = flavour
 
 
 @cluster.command()
@@ -213,6 +218,41 @@ def secrets_migrate(cluster_name: str | None, files: tuple[str, ...]) -> None:
         click.echo(f"{path}: moved {', '.join(names)}")
     if not moved:
         click.echo("no plaintext secrets found")
+
+
+@secrets.command("add-recipient")
+@cluster_option
+@click.argument("age_pubkey")
+def secrets_add_recipient(cluster_name: str | None, age_pubkey: str) -> None:
+    """Let another operator's age public key (age1...) open the secrets: .sops.yaml + `sops updatekeys`."""
+    from hydra_ops.secrets import SecretsError
+
+    store = _store(cluster_name)
+    try:
+        added = store.add_recipient(age_pubkey)
+    except SecretsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{store.file}: {'re-encrypted for' if added else 'already encrypted for'} {age_pubkey.strip()} "
+               f"({len(store.recipients())} recipients); commit .sops.yaml and the file")
+
+
+@secrets.command("remove-recipient")
+@cluster_option
+@click.argument("age_pubkey")
+def secrets_remove_recipient(cluster_name: str | None, age_pubkey: str) -> None:
+    """Stop an age public key from opening the secrets (new data key); then rotate what its holder knew."""
+    from hydra_ops.secrets import SecretsError
+
+    store = _store(cluster_name)
+    try:
+        removed = store.remove_recipient(age_pubkey)
+    except SecretsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not removed:
+        click.echo(f"{store.file}: {age_pubkey.strip()} was not a recipient")
+        return
+    click.echo(f"{store.file}: {age_pubkey.strip()} removed, data key replaced ({len(store.recipients())} "
+               "recipients). Its holder knew the values: `hydra secrets rotate NAME...` and deploy, then commit.")
 
 
 @secrets.command("check")

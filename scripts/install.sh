@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(debootstrap systemd-container iptables iproute2 openssh-client age curl ca-certificates shellcheck)
+need=(debootstrap systemd-container iptables iproute2 openssh-client age curl ca-certificates shellcheck nix-bin)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

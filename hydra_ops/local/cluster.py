@@ -31,13 +31,16 @@ from hydra_ops.doubles.pack import (
     pack_ollama,
     pack_tabbyapi,
 )
-from hydra_ops.local import image, network
+from hydra_ops.local import image, network, nixos_host
 from hydra_ops.local.network import Net, run
 from hydra_ops.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, cgroup_unit, local_builds, wheel_name
 from hydra_ops.secrets import SecretStore
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "cluster.yaml"
+#: Flavours of the local cluster: "default" (Debian hosts) and "seeds" (NixOS-shaped compute and ai, as the seeds
+#: describe the real hosts). Chosen by HYDRA_CLUSTER_FLAVOUR; each has its own spec, bridge and state directory.
+FLAVOURS = {"default": ("cluster.yaml", ".cluster"), "seeds": ("cluster-seeds.yaml", ".cluster-seeds")}
 BOOT_TIMEOUT = 90.0
 GUEST_PYTHON = "3.11.2"  # bookworm's python3: wheel markers are resolved for it, not for this machine's Python
 STOP_TIMEOUT = 20.0
@@ -53,6 +56,7 @@ class HostSpec:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     before: str | None = None
     docker: bool = False
+    platform: str = "debian"
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,13 @@ def load_spec(path: Path = SPEC_FILE) -> Spec:
 class Cluster:
     """A local cluster rooted at a state directory."""
 
-    def __init__(self, state_dir: Path | None = None, spec: Spec | None = None) -> None:
-        self.dir = Path(state_dir or os.environ.get("HYDRA_CLUSTER_DIR") or PROJECT_ROOT / ".cluster").resolve()
-        self.spec = spec or load_spec()
+    def __init__(self, state_dir: Path | None = None, spec: Spec | None = None, flavour: str | None = None) -> None:
+        self.flavour = flavour or os.environ.get("HYDRA_CLUSTER_FLAVOUR") or "default"
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"unknown cluster flavour {self.flavour!r}: choose one of {', '.join(FLAVOURS)}")
+        spec_name, dir_name = FLAVOURS[self.flavour]
+        self.dir = Path(state_dir or os.environ.get("HYDRA_CLUSTER_DIR") or PROJECT_ROOT / dir_name).resolve()
+        self.spec = spec or load_spec(HERE / spec_name)
 
     # -- paths -----------------------------------------------------------------------------------------------
     @property
@@ -149,7 +157,7 @@ class Cluster:
             root = self.machine_dir(host.name)
             if not root.exists():
                 log(f"{host.name}: unpacking base image")
-                image.unpack(tarball, root)
+                image.unpack(self._image(host, tarball, log), root)
                 self._provision(host, root, artifacts)
             entry["pid"] = self._boot(host, root)
             state["hosts"][host.name] = entry
@@ -174,7 +182,7 @@ class Cluster:
             _assert_unmounted(root)
             shutil.rmtree(root)
         artifacts = self._publish_artifacts()
-        image.unpack(image.ensure_base(log), root)
+        image.unpack(self._image(host, image.ensure_base(log), log), root)
         self._provision(host, root, artifacts)
         network.host_up(self.spec.net, name, host.address)
         state["hosts"][name] = {"pid": self._boot(host, root)}
@@ -220,6 +228,11 @@ class Cluster:
                 "canary_url": f"{url}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
                 "wheels": f"{url}/wheels/", "base_image_url": f"{url}/images/{base.name}",
                 "base_image_sha256": image.sha256(base)}
+
+    @staticmethod
+    def _image(host: HostSpec, base: Path, log: Any) -> Path:
+        """The tarball a host starts from: the base image, or its NixOS-shaped derivative."""
+        return nixos_host.ensure_image(log) if host.platform == "nixos" else base
 
     def _artifact_server(self, pid: int | None) -> int:
         if _alive(pid):
@@ -269,6 +282,8 @@ class Cluster:
             (wants / unit.name).symlink_to(f"/etc/systemd/system/{unit.name}")
         if host.before == "legacy_ollama":
             self._legacy_ollama(root)
+        if host.platform == "nixos":
+            nixos_host.provision(root, host.group, self.dir / "artifacts/ollama/ollama-linux-amd64.tgz")
 
 
     def _legacy_ollama(self, root: Path) -> None:

@@ -34,14 +34,14 @@ class ImportMissing(PyinfraError):
 def add_import(text: str, path: str) -> str | None:
     """configuration.nix with ``./hydra-ops`` in its (single, top-level) ``imports`` list, or None when there is
     no such list to extend safely. Text that already imports it is returned unchanged."""
-    code = re.sub(r"#.*", "", text)
-    if re.search(rf"(?<![\w./-]){re.escape(IMPORT)}(?![\w./-])", code):
+    code = re.sub(r"#.*", lambda m: " " * len(m.group()), text)  # comments blanked, offsets kept
+    if re.search(rf"(?<![\w./-]){re.escape(path)}(?![\w./-])", code):
         return text
-    lists = list(re.finditer(r"(?<![\w.])imports\s*=\s*\[", text))
+    lists = list(re.finditer(r"(?<![\w.])imports\s*=\s*\[", code))
     if len(lists) != 1 or len(re.findall(r"(?<![\w.])imports\s*=", code)) != 1:
         return None
     end = lists[0].end()
-    return f"{text[:end]} {IMPORT}{text[end:]}"
+    return f"{text[:end]} {path}{text[end:]}"
 
 
 def import_error(path: str) -> ImportMissing:
