@@ -21,6 +21,7 @@ class DeployResult:
     stderr: str
     changed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    ran: int = 0  #: operations pyinfra reported on (a "0 changes" claim means nothing when none ran)
 
     @property
     def ok(self) -> bool:
@@ -44,8 +45,12 @@ def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
     result = DeployResult(proc.returncode, proc.stdout, proc.stderr)
     try:
         ops = json.loads(proc.stdout)["results"]["operations"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return result
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        if proc.returncode != 0:
+            return result  # a run that failed before printing results: callers read stderr
+        raise RuntimeError(f"pyinfra succeeded but its --json output could not be read ({exc}); "
+                           f"stdout starts: {proc.stdout[:300]!r}") from None
+    result.ran = len(ops)
     result.changed = [op["name"] for op in ops if op.get("success")]
     result.failed = [op["name"] for op in ops if op.get("error")]
     return result
