@@ -1,0 +1,234 @@
+"""`nixos-rebuild` for the NixOS-shaped Debian test hosts (hydra-ops' test double; stdlib only, runs as root).
+
+Evaluates /etc/nixos/configuration.nix with the real Nix evaluator (devcluster/nixos/lib/eval.nix), builds
+generations under /nix/var/nix/profiles and activates them the way switch-to-configuration does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import generations, realise, switch
+
+DOUBLE_CONFIG = "etc/hydra-nixos/double.json"
+CONFIGURATION = "/etc/nixos/configuration.nix"
+
+USAGE = """\
+usage: nixos-rebuild <command> [options]
+
+commands:
+  dry-build                evaluate /etc/nixos/configuration.nix and build the system into a temporary
+                           directory (nginx.conf is checked with `nginx -t`); nothing is activated
+  switch                   build a new generation and make it current and running
+  switch --rollback        activate the previous generation (the newer ones stay listed)
+  list-generations [--json]
+                           list the system generations (current one marked)
+  source-hash              (test double only) print the sha256 of the files under /etc/nixos; a generation built
+                           from them has the same value in /run/current-system/sources.sha256
+  activate-at-boot         (test double only, run by nixos-activation.service) re-link /run/current-system and
+                           re-apply the firewall; with no generation yet, build and activate generation 1
+
+options:
+  --show-trace             passed to the evaluator
+  -h, --help               this text
+
+exit status: 0 success; 1 usage, evaluation or build error; 2 activation errors; 4 units failed to start
+"""
+
+
+class Failure(Exception):
+    """A refusal: printed as `error: <message>`, exit 1."""
+
+
+def run_command(argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
+    """Run a command on the host, capturing its output (the process boundary tests replace)."""
+    try:
+        return subprocess.run(argv, input=input, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: {exc.strerror}")
+
+
+def nix_evaluator(lib: str, pkgs: str, *, show_trace: bool = False, run=run_command) -> Callable[[], dict]:
+    """The evaluator: `nix-instantiate --eval --strict --json <lib>/eval.nix` on /etc/nixos/configuration.nix."""
+
+    def evaluate() -> dict[str, Any]:
+        argv = ["nix-instantiate", "--eval", "--strict", "--json", f"{lib}/eval.nix",
+                "--arg", "configuration", CONFIGURATION, "--arg", "pkgsFile", pkgs]
+        result = run(argv + (["--show-trace"] if show_trace else []))
+        if result.returncode != 0:
+            message = result.stderr.strip() or f"nix-instantiate exited with status {result.returncode}"
+            raise Failure(message.removeprefix("error: "))
+        try:
+            return json.loads(result.stdout)
+        except ValueError as exc:
+            raise Failure(f"the evaluator printed no JSON: {exc}") from exc
+
+    return evaluate
+
+
+def load_double_config(root: Path) -> dict[str, str]:
+    path = root / DOUBLE_CONFIG
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise Failure(f"cannot read /{DOUBLE_CONFIG}: {exc}") from exc
+    if not data.get("lib"):
+        raise Failure(f"/{DOUBLE_CONFIG} names no evaluator \"lib\" directory")
+    return {"lib": data["lib"], "pkgs": data.get("pkgs") or "/etc/hydra-nixos/pkgs.json"}
+
+
+@contextlib.contextmanager
+def profile_lock(root: Path):
+    profiles = generations.profiles(root)
+    profiles.mkdir(parents=True, exist_ok=True)
+    with open(profiles / ".nixos-rebuild.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def build_generation(root: Path, config: dict[str, Any], sources: str, run, log) -> int:
+    """Build the next generation next to the others and only then give it its number."""
+    profiles = generations.profiles(root)
+    tmp = Path(tempfile.mkdtemp(prefix=".system-building-", dir=profiles))
+    try:
+        realise.build(root, tmp, config, sources, run)
+        number = max(generations.numbers(root), default=0) + 1
+        tmp.rename(generations.path(root, number))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"built generation {number}")
+    return number
+
+
+class Rebuild:
+    def __init__(self, root: Path, run, evaluate: Callable[[], dict] | None, log, **activate_opts: Any) -> None:
+        self.root, self.run, self._evaluate, self.log, self.opts = root, run, evaluate, log, activate_opts
+
+    def evaluate(self) -> dict[str, Any]:
+        self.log("building the system configuration...")
+        if self._evaluate is None:
+            cfg = load_double_config(self.root)
+            self._evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], run=self.run)
+        return self._evaluate()
+
+    def dry_build(self) -> int:
+        config = self.evaluate()
+        sources = generations.source_hash(self.root)
+        with tempfile.TemporaryDirectory(prefix="nixos-dry-build-") as tmp:
+            try:
+                made = realise.build(self.root, Path(tmp), config, sources, self.run)
+            except realise.BuildError as exc:
+                raise Failure(str(exc)) from exc
+        self.log(f"these {len(made)} paths would be built:")
+        for rel in made:
+            self.log(f"  {rel}")
+        return 0
+
+    def switch(self) -> int:
+        config = self.evaluate()
+        sources = generations.source_hash(self.root)
+        with profile_lock(self.root):
+            current = generations.current(self.root)
+            if generations.same_as(self.root, current, config, sources):
+                self.log(f"the configuration is unchanged: generation {current} stays current")
+                number = current
+            else:
+                try:
+                    number = build_generation(self.root, config, sources, self.run, self.log)
+                except realise.BuildError as exc:
+                    raise Failure(str(exc)) from exc
+            self.log(f"activating the configuration (generation {number})...")
+            return switch.activate(self.root, number, self.run, log=self.log, **self.opts)
+
+    def rollback(self) -> int:
+        with profile_lock(self.root):
+            number = generations.previous(self.root)
+            if number is None:
+                raise Failure("no previous generation")
+            self.log(f"switching to generation {number}...")
+            return switch.activate(self.root, number, self.run, log=self.log, **self.opts)
+
+    def activate_at_boot(self) -> int:
+        with profile_lock(self.root):
+            current = generations.current(self.root)
+            if current is not None:
+                generations.link_current_system(self.root, current)
+                errors = switch.apply_firewall(self.run, generations.path(self.root, current))
+                for error in errors:
+                    self.log(f"error: {error}")
+                return 2 if errors else 0
+        config = self.evaluate()
+        sources = generations.source_hash(self.root)
+        with profile_lock(self.root):
+            try:
+                number = build_generation(self.root, config, sources, self.run, self.log)
+            except realise.BuildError as exc:
+                raise Failure(str(exc)) from exc
+            return switch.activate(self.root, number, self.run, boot=True, log=self.log)
+
+    def list_generations(self, as_json: bool) -> int:
+        rows = generations.listing(self.root)
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"{'Generation':<12}{'Build-date':<21}{'NixOS version':<40}{'Kernel':<20}Configuration Revision")
+        for row in rows:
+            label = f"{row['generation']}{' current' if row['current'] else ''}"
+            print(f"{label:<12}{row['date']:<21}{row['nixosVersion']:<40}{row['kernelVersion']:<20}"
+                  f"{row['configurationRevision']}")
+        return 0
+
+
+def main(argv: list[str] | None = None, *, root: Path = Path("/"), run=run_command,
+         evaluate: Callable[[], dict] | None = None, **activate_opts: Any) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE, end="")
+        return 0
+    flags = {a for a in args if a.startswith("-")}
+    words = [a for a in args if not a.startswith("-")]
+    allowed = {"switch": {"--rollback", "--show-trace"}, "dry-build": {"--show-trace"},
+               "list-generations": {"--json"}, "source-hash": set(), "activate-at-boot": {"--show-trace"}}
+    if len(words) != 1 or words[0] not in allowed or flags - allowed[words[0]]:
+        bad = (flags - allowed.get(words[0], set())) if len(words) == 1 else set()
+        what = f"unknown option {sorted(bad)[0]}" if bad and words[0] in allowed else \
+            "expected exactly one command" if len(words) != 1 else f"unknown command {words[0]}"
+        print(f"error: {what}\n{USAGE}", file=sys.stderr, end="")
+        return 1
+    command = words[0]
+    try:
+        if evaluate is None and "--show-trace" in flags:
+            cfg = load_double_config(root)
+            evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], show_trace=True, run=run)
+        rebuild = Rebuild(root, run, evaluate, log, **activate_opts)
+        if command == "source-hash":
+            print(generations.source_hash(root))
+            return 0
+        if command == "list-generations":
+            return rebuild.list_generations("--json" in flags)
+        if command == "dry-build":
+            return rebuild.dry_build()
+        if command == "activate-at-boot":
+            return rebuild.activate_at_boot()
+        return rebuild.rollback() if "--rollback" in flags else rebuild.switch()
+    except Failure as exc:
+        log(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Building a generation: every artefact the evaluated config asks for, written into a generation directory
+(units, nginx.conf, firewall rules, tmpfiles rules, users, sw/bin) before anything on the host changes."""
+
+from __future__ import annotations
+
+import json
+import pwd
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import firewall, modules
+from .nginx import nginx_binary
+from .store import host
+from .units import render_service
+
+TMPFILES = "etc/tmpfiles.d/00-nixos.conf"
+UNIT_DIR = "etc/systemd/system"
+NGINX_CONF = "etc/nginx/nginx.conf"
+
+
+class BuildError(Exception):
+    """The configuration evaluates but cannot be built (a broken nginx.conf, ...)."""
+
+
+def unit_name(name: str) -> str:
+    return name if re.search(r"\.(service|target|socket|timer|mount|path)$", name) else f"{name}.service"
+
+
+def check_nginx(run, root: Path, conf: str, cfg: dict[str, Any], declared_users: set[str]) -> None:
+    """`nginx -t -c` on the rendered config, as a NixOS build with a config check would fail on it.
+
+    A `user` that is declared (created at activation) but not there yet is checked as the running user, and the
+    pid file goes to the check's temporary directory.
+    """
+    text = conf
+    try:
+        pwd.getpwnam(cfg["user"])
+    except KeyError:
+        if cfg["user"] in declared_users:
+            text = re.sub(r"^user [^;]*;\n", "", conf, count=1, flags=re.M)
+    binary = nginx_binary(cfg)
+    if not Path(binary).exists() and host(root, binary).exists():
+        binary = str(host(root, binary).resolve())
+    with tempfile.TemporaryDirectory(prefix="nixos-nginx-check-") as tmp:
+        path = Path(tmp) / "nginx.conf"
+        # `nginx -t` creates the pid file; /run/nginx exists only while nginx.service runs
+        path.write_text(re.sub(r"^pid [^;]*;$", f"pid {tmp}/nginx.pid;", text, count=1, flags=re.M))
+        result = run([binary, "-t", "-c", str(path)])
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip()
+        raise BuildError(f"nginx.conf failed its check (nginx -t):\n{detail}")
+
+
+def build(root: Path, gen: Path, config: dict[str, Any], sources: str, run, *, check: bool = True) -> list[str]:
+    """Write generation `gen` for `config`; returns the artefacts' relative paths. Raises BuildError."""
+    want = modules.expand(root, config)
+    if check and want["nginx_conf"] is not None:
+        declared = set(want["users"])
+        check_nginx(run, root, want["nginx_conf"], want["nginx"], declared)
+    made: list[str] = []
+
+    def write(rel: str, text: str) -> None:
+        target = gen / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        made.append(rel)
+
+    for name, entry in sorted(want["services"].items()):
+        write(f"{UNIT_DIR}/{unit_name(name)}", render_service(root, name, entry))
+    if want["nginx_conf"] is not None:
+        write(NGINX_CONF, want["nginx_conf"])
+    fw = firewall.settings(config, want["tcp_ports"])
+    if fw["enable"]:
+        write("firewall.rules", firewall.rules(fw))
+        if fw["extraCommands"].strip():
+            write("firewall-extra.sh", fw["extraCommands"])
+    rules = ((config.get("systemd") or {}).get("tmpfiles") or {}).get("rules") or []
+    write(TMPFILES, "".join(f"{r}\n" for r in rules))
+    write("users.json", json.dumps({"users": want["users"], "groups": want["groups"]}, indent=1, sort_keys=True))
+    swbin = gen / "sw" / "bin"
+    swbin.mkdir(parents=True, exist_ok=True)
+    for package in want["packages"]:
+        pkg_bin = host(root, str(package)) / "bin"
+        if not pkg_bin.is_dir():
+            continue
+        for exe in sorted(pkg_bin.iterdir()):
+            link = swbin / exe.name
+            if not link.is_symlink():
+                link.symlink_to(f"{package}/bin/{exe.name}")
+                made.append(f"sw/bin/{exe.name}")
+    version = ((config.get("system") or {}).get("nixos") or {}).get("version") or \
+        (config.get("system") or {}).get("stateVersion") or "24.11"
+    write("nixos-version", f"{version}.hydra-double-{sources[:7]}\n")
+    write("config.json", json.dumps(config, indent=1, sort_keys=True) + "\n")
+    write("sources.sha256", sources + "\n")
+    write("build-date", time.strftime("%Y-%m-%d %H:%M:%S") + "\n")
+    return made
+
+
+def generation_units(gen: Path) -> dict[str, str]:
+    """{unit name: text} of a built generation."""
+    unit_dir = gen / UNIT_DIR
+    return {p.name: p.read_text() for p in sorted(unit_dir.iterdir())} if unit_dir.is_dir() else {}
