@@ -1,0 +1,9 @@
+# Option declaration modules transcribed from nixpkgs (names, types, defaults).
+[
+  ./systemd.nix
+  ./nginx.nix
+  ./networking.nix
+  ./users.nix
+  ./services.nix
+  ./system.nix
+]

@@ -1,0 +1,293 @@
+"""The NixOS evaluation stand-in (devcluster/nixos) against the real nix-instantiate: merging, defaults, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from devcluster.nixos import NixEvalError, evaluate, evaluate_module_text, parse
+
+pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate (nix-bin) missing")
+
+BEFORE = Path(__file__).resolve().parents[2] / "devcluster" / "nixos" / "before"
+NAMES = ["ollama", "nginx", "bash", "coreutils", "curl", "python3", "iproute2", "procps", "util-linux"]
+
+
+def _store(name: str) -> str:
+    """A /nix/store path with a 32-character hash part derived from the name."""
+    return f"/nix/store/{(name.replace('-', '') * 32)[:32]}-{name}-1.0"
+
+
+PKGS = {n: {"outPath": _store(n), "name": f"{n}-1.0", "version": "1.0"} for n in NAMES}
+
+
+@pytest.fixture
+def pkgs_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pkgs.json"
+    path.write_text(json.dumps(PKGS))
+    return path
+
+
+def _write(tmp: Path, files: dict[str, str]) -> Path:
+    """Write modules into tmp; returns tmp/configuration.nix."""
+    for name, text in files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_text(text)
+    return tmp / "configuration.nix"
+
+
+def _eval_files(tmp: Path, pkgs_file: Path, files: dict[str, str]) -> dict:
+    return evaluate(_write(tmp, files), pkgs_file)
+
+
+def _error(tmp: Path, pkgs_file: Path, files: dict[str, str]) -> str:
+    with pytest.raises(NixEvalError) as info:
+        _eval_files(tmp, pkgs_file, files)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("host", ["compute", "ai"])
+def test_before_configurations_parse_and_evaluate(host: str, pkgs_file: Path) -> None:
+    config = BEFORE / host / "configuration.nix"
+    parse(config)
+    parse(BEFORE / host / "hardware-configuration.nix")
+    out = evaluate(config, pkgs_file)
+    assert out["networking"]["hostName"] == f"hydra-{host}"
+    ollama = out["services"]["ollama"]
+    assert ollama["enable"] is True
+    assert (ollama["host"], ollama["port"], ollama["acceleration"]) == ("0.0.0.0", 11434, "cuda")
+    assert ollama["environmentVariables"] == {"CUDA_VISIBLE_DEVICES": "0", "OLLAMA_FLASH_ATTENTION": "1"}
+    assert ollama["package"] == _store("ollama")
+    assert out["networking"]["firewall"]["allowedTCPPorts"] == [22, 11434]
+    assert out["system"]["stateVersion"] == "24.11"
+    user = out["users"]["users"]["typhon"]
+    assert user["isNormalUser"] is True and user["extraGroups"] == ["wheel", "video"]
+    assert (user["home"], user["group"], user["createHome"]) == ("/home/typhon", "users", True)
+    assert out["fileSystems"]["/"]["fsType"] == "ext4"
+    assert out["hardware"]["enableRedistributableFirmware"] is True  # from the modulesPath stub
+    assert out["hardware"]["cpu"]["amd"]["updateMicrocode"] is True
+    assert out["services"]["openssh"]["enable"] is True
+    assert "tabbyapi" not in out["systemd"]["services"]
+    assert _store("curl") in out["environment"]["systemPackages"]
+
+
+def test_before_configuration_imports_list_is_marked() -> None:
+    text = (BEFORE / "compute" / "configuration.nix").read_text()
+    assert "  imports = [ ./hardware-configuration.nix ];\n" in text
+
+
+def test_empty_configuration(tmp_path: Path) -> None:
+    out = evaluate_module_text("{ }", PKGS, tmp_path)
+    assert out["networking"]["firewall"]["enable"] is True
+    assert out["services"]["ollama"]["port"] == 11434
+    assert out["systemd"]["services"] == {}
+    assert "hostPlatform" not in out["nixpkgs"]  # no default, no definition: left out
+
+
+def test_unknown_option_names_option_file_and_suggestion(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ imports = [ ./hydra-ops/lb.nix ]; }",
+            "hydra-ops/lb.nix": '{ services.nginx.upstream.ollama.extraConfig = "least_conn;"; }',
+        },
+    )
+    assert msg.startswith(
+        f"The option `services.nginx.upstream' does not exist. Definition values:\n- In `{tmp_path}/hydra-ops/lb.nix'"
+    )
+    assert "Did you mean `services.nginx.upstreams'?" in msg
+
+
+def test_unknown_option_inside_submodule(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.serviceconfig.Type = "simple"; }'})
+    assert "The option `systemd.services.x.serviceconfig' does not exist." in msg
+    assert "Did you mean `systemd.services.x.serviceConfig'?" in msg
+
+
+def test_wrong_type(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.startLimitBurst = "5"; }'})
+    assert msg.startswith(
+        "A definition for option `systemd.services.x.startLimitBurst' is not of type `signed integer'. "
+        f'Definition values:\n- In `{tmp_path}/configuration.nix\': "5"'
+    )
+
+
+def test_conflicting_strings(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": '{ imports = [ ./other.nix ]; services.ollama.host = "0.0.0.0"; }',
+            "other.nix": '{ services.ollama.host = "127.0.0.1"; }',
+        },
+    )
+    assert msg.startswith("The option `services.ollama.host' has conflicting definition values:")
+    assert f'- In `{tmp_path}/configuration.nix\': "0.0.0.0"' in msg
+    assert f'- In `{tmp_path}/other.nix\': "127.0.0.1"' in msg
+
+
+def test_used_but_not_defined(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ config, ... }: { networking.hostName = config.nixpkgs.hostPlatform; }",
+        },
+    )
+    assert msg.startswith("The option `nixpkgs.hostPlatform' is used but not defined.")
+
+
+def test_mkforce_beats_plain_definition(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ imports = [ ./off.nix ]; services.ollama.enable = true; }",
+            "off.nix": "{ lib, ... }: { services.ollama.enable = lib.mkForce false; }",
+        },
+    )
+    assert out["services"]["ollama"]["enable"] is False
+
+
+def test_mkdefault_loses_to_plain_definition(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": '{ lib, ... }: { imports = [ ./a.nix ]; services.ollama.host = lib.mkDefault "::"; }',
+            "a.nix": '{ services.ollama.host = "0.0.0.0"; }',
+        },
+    )
+    assert out["services"]["ollama"]["host"] == "0.0.0.0"
+
+
+def test_lists_concatenate_and_order(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ lib, ... }: { imports = [ ./a.nix ]; networking.firewall.allowedTCPPorts = [ 22 ];"
+            ' systemd.tmpfiles.rules = lib.mkBefore [ "d /first" ]; }',
+            "a.nix": '{ networking.firewall.allowedTCPPorts = [ 11400 ]; systemd.tmpfiles.rules = [ "d /second" ]; }',
+        },
+    )
+    assert sorted(out["networking"]["firewall"]["allowedTCPPorts"]) == [22, 11400]
+    assert out["systemd"]["tmpfiles"]["rules"] == ["d /first", "d /second"]
+
+
+def test_submodules_merge_across_modules_with_defaults(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": '{ pkgs, ... }: { imports = [ ./b.nix ]; systemd.services.x = { after = [ "a" ];'
+            ' serviceConfig.ExecStart = "${pkgs.ollama}/bin/ollama serve"; }; }',
+            "b.nix": '{ systemd.services.x = { after = [ "b" ];'
+            ' serviceConfig = { Restart = "always"; RestartSec = 30; };'
+            ' environment.OLLAMA_HOST = "0.0.0.0:11434"; }; }',
+        },
+    )
+    unit = out["systemd"]["services"]["x"]
+    assert unit["serviceConfig"] == {
+        "ExecStart": f"{_store('ollama')}/bin/ollama serve",
+        "Restart": "always",
+        "RestartSec": 30,
+    }
+    assert sorted(unit["after"]) == ["a", "b"]
+    assert unit["environment"] == {"OLLAMA_HOST": "0.0.0.0:11434"}
+    assert (unit["restartIfChanged"], unit["enable"], unit["wantedBy"], unit["script"]) == (True, True, [], "")
+    assert "startLimitBurst" not in unit
+    assert out["networking"]["firewall"]["enable"] is True
+
+
+def test_mkif_and_mkmerge(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ config, lib, ... }: { config = lib.mkMerge [\n"
+            "  { services.ollama.enable = true; }\n"
+            "  (lib.mkIf config.services.ollama.enable { networking.firewall.allowedTCPPorts = [ 11434 ]; })\n"
+            "  (lib.mkIf false { networking.firewall.allowedTCPPorts = [ 1 ]; })\n];\n}",
+        },
+    )
+    assert out["networking"]["firewall"]["allowedTCPPorts"] == [11434]
+
+
+def test_nginx_upstreams_and_vhosts(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": """{ ... }: {
+  services.nginx = {
+    enable = true;
+    upstreams.ollama = { servers = { "127.0.0.1:11434" = { }; "127.0.0.1:11435" = { max_fails = 3; }; };
+                         extraConfig = "least_conn;"; };
+    virtualHosts."ollama-lb" = {
+      listen = [ { addr = "0.0.0.0"; port = 11400; } ];
+      locations."/" = { proxyPass = "http://ollama"; extraConfig = "proxy_buffering off;"; };
+    };
+  };
+}""",
+        },
+    )
+    nginx = out["services"]["nginx"]
+    assert nginx["package"] == _store("nginx")
+    assert nginx["upstreams"]["ollama"]["servers"]["127.0.0.1:11435"] == {"backup": False, "max_fails": 3}
+    vhost = nginx["virtualHosts"]["ollama-lb"]
+    assert vhost["listen"] == [
+        {"addr": "0.0.0.0", "port": 11400, "ssl": False, "proxyProtocol": False, "extraParameters": []}
+    ]
+    assert vhost["locations"]["/"]["proxyPass"] == "http://ollama"
+    assert vhost["locations"]["/"]["priority"] == 1000
+
+
+def test_lines_join_with_newlines(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": '{ imports = [ ./a.nix ]; systemd.services.x.preStart = "echo one"; }',
+            "a.nix": '{ systemd.services.x.preStart = "echo two"; }',
+        },
+    )
+    assert sorted(out["systemd"]["services"]["x"]["preStart"].split("\n")) == ["echo one", "echo two"]
+
+
+def test_missing_package_attribute(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ pkgs, ... }: { environment.systemPackages = [ pkgs.tabbyapi ]; }",
+        },
+    )
+    assert "attribute 'tabbyapi' missing" in msg
+
+
+def test_package_interpolation_and_default_port(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ pkgs, lib, ... }: {"
+            ' systemd.services.o.serviceConfig.ExecStart = "${pkgs.ollama}/bin/ollama";'
+            " systemd.services.o.path = [ pkgs.coreutils ]; environment.variables.X = lib.getExe pkgs.curl; }",
+        },
+    )
+    assert out["systemd"]["services"]["o"]["serviceConfig"]["ExecStart"] == f"{_store('ollama')}/bin/ollama"
+    assert out["systemd"]["services"]["o"]["path"] == [_store("coreutils")]
+    assert out["environment"]["variables"]["X"] == f"{_store('curl')}/bin/curl"
+    assert out["services"]["ollama"]["port"] == 11434
+
+
+def test_parse_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nix"
+    bad.write_text("{ services.ollama.enable = true ")
+    with pytest.raises(NixEvalError, match="syntax error"):
+        parse(bad)
