@@ -29,9 +29,12 @@ tabby_source_url = "https://github.com/theroyallab/tabbyAPI/archive/refs/heads/e
 #: sha256 of the archive. Default "" (unset: the deploy stops and asks for it; nothing is guessed).
 tabby_source_sha256 = ""
 
-#: pip requirement specs installed into the venv; "." means the unpacked source itself.
-#: Default: TabbyAPI with its CUDA 12.x extras and ExLlamaV2 pinned (the last series TabbyAPI's V2 path supports).
-tabby_pip_packages = [".[cu121]", "exllamav2==0.3.2"]
+#: pip requirement specs installed into the venv; "." means the unpacked source itself, ".[x]" with its extra x.
+#: Default [".[cu12]"]: the extra the ExLlamaV2-era TabbyAPI source defines for CUDA 12.8 (its extras are cu12,
+#: amd, extras, dev). cu12 brings torch 2.8.0+cu128 and the matching exllamav2 0.3.2 (+cu128.torch2.8.0) wheels,
+#: which the RTX 5090 needs (Blackwell: CUDA 12.8, seed 002). The deploy reads the unpacked pyproject.toml and
+#: refuses an extra the source does not define before it builds the venv (pip itself would only warn).
+tabby_pip_packages = [".[cu12]"]
 
 #: Extra pip arguments (index URLs, --no-index/--find-links for an internal mirror). Default [] (PyPI).
 tabby_pip_args: list[str] = []

@@ -42,11 +42,14 @@ def pack_ollama(dest_dir: Path) -> tuple[Path, str]:
 
 
 def pack_tabbyapi(dest_dir: Path, revision: str = TABBY_DOUBLE_REVISION) -> tuple[Path, str]:
-    """tabbyAPI-<rev>.tar.gz with one top directory holding main.py, like a GitHub source archive."""
+    """tabbyAPI-<rev>.tar.gz with one top directory holding main.py and pyproject.toml (the real source's
+    extras, for the deploy's extras check), like a GitHub source archive."""
     top = f"tabbyAPI-{revision}"
     path = dest_dir / f"{top}.tar.gz"
-    main = (HERE / "tabbyapi_double" / "main.py").read_bytes()
-    sha = _tarball(path, [(top, None, 0), (f"{top}/main.py", main, 0o644)])
+    entries: list[tuple[str, bytes | None, int]] = [(top, None, 0)]
+    for name in ("main.py", "pyproject.toml"):
+        entries.append((f"{top}/{name}", (HERE / "tabbyapi_double" / name).read_bytes(), 0o644))
+    sha = _tarball(path, entries)
     return path, sha
 
 

@@ -132,9 +132,11 @@ def _service(cfg: Settings, unit: str, keys: dict[str, str]) -> None:
     marker = f"{app}/venv/.hydra-requirements-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     venv = None
     if not host.get_fact(File, path=marker):
+        from hydra_ops.tabby_extras import extras_check  # refuse an extra the source lacks, before any venv
+
         q = shlex.quote
         venv = server.shell(name=f"G10: {label}: venv with the pinned requirements", commands=[
-            f"set -e; cd {q(app)}; rm -rf venv; python3 -m venv venv; "
+            f"set -e; cd {q(app)}; {extras_check(app, cfg.tabby_pip_packages)}rm -rf venv; python3 -m venv venv; "
             f"venv/bin/pip install --quiet --disable-pip-version-check "
             f"{' '.join(q(a) for a in cfg.tabby_pip_args)} {' '.join(q(p) for p in cfg.tabby_pip_packages)}; "
             f"touch {q(marker)}"])
