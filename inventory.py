@@ -1,7 +1,9 @@
 """The real Hydra cluster (addresses from the seeds). Tunables live in group_data/.
 
 Run as `pyinfra inventory.py deploys/compute.py`. SSH user and key come from the environment so that no operator's
-path is committed: HYDRA_SSH_USER (default root), HYDRA_SSH_KEY (default: ssh-agent / ~/.ssh), HYDRA_SSH_PORT.
+path is committed: HYDRA_SSH_USER (default root), HYDRA_SSH_KEY (default: ssh-agent / ~/.ssh), HYDRA_SSH_PORT,
+HYDRA_SSH_KNOWN_HOSTS (default ~/.ssh/known_hosts). `hydra audit` connects with exactly this data; `hydra verify`
+and the leak checks use an ssh_config written from it (hydra_ops/targets.py: SshSpec).
 Every module-level list here becomes a pyinfra group, so helpers start with an underscore.
 """
 
@@ -15,6 +17,8 @@ _ssh = {
 }
 if os.environ.get("HYDRA_SSH_KEY"):
     _ssh["ssh_key"] = os.environ["HYDRA_SSH_KEY"]
+if os.environ.get("HYDRA_SSH_KNOWN_HOSTS"):
+    _ssh["ssh_known_hosts_file"] = os.environ["HYDRA_SSH_KNOWN_HOSTS"]
 
 ai = [("hydra-ai", {"ssh_hostname": "192.168.1.250", **_ssh})]
 compute = [("hydra-compute", {"ssh_hostname": "192.168.1.203", **_ssh})]

@@ -1,7 +1,12 @@
-"""Find secret values on a host without ever putting them in a command line: values travel on ssh's stdin."""
+"""Find secret values on a host without ever putting them in a command line: values travel on ssh's stdin.
+
+`ssh` is the argv from hydra_ops.targets.ssh_command: the same user, key, port, known_hosts, strict host key
+checking and BatchMode as the deploys' inventory (the real cluster) or the local cluster's ssh_config.
+"""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 
 #: Where a leaked value could sit: configs, logs (the journal included), state, temp files, homes.
@@ -16,7 +21,7 @@ def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[s
     matched. Values stay on stdin and in the shell's memory: grep reads them with -f -, never as arguments.
     """
     names = list(values)
-    skip = "".join(f"| grep -v '^{s}/' " for s in SKIP)
+    skip = "".join(f"| grep -v {shlex.quote('^' + s + '/')} " for s in SKIP)
     script = (
         "pats=$(cat); "
         f"files=$(printf '%s\\n' \"$pats\" | grep -rlaF -f - {' '.join(SEARCH)} 2>/dev/null {skip}|| true); "
@@ -43,7 +48,7 @@ def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
     """The files a host is meant to hold secrets in: its secret files, any other file in its 0700 secret_dir
     (such as Redis' password include), and the api_tokens.yml of each TabbyAPI unit (serving and canary)."""
     files = {f"{data['secret_dir']}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
-    out = subprocess.run([*ssh, f"find '{data['secret_dir']}' -maxdepth 1 -type f 2>/dev/null; "
+    out = subprocess.run([*ssh, f"find {shlex.quote(str(data['secret_dir']))} -maxdepth 1 -type f 2>/dev/null; "
                                 "systemctl show -p WorkingDirectory --value tabbyapi.service "
                                 "tabbyapi-canary.service 2>/dev/null | grep . | sed 's|$|/api_tokens.yml|'"],
                          capture_output=True, text=True, timeout=60).stdout.split()
@@ -55,6 +60,6 @@ def modes(ssh: list[str], paths: list[str]) -> dict[str, str]:
     """{path: "mode owner"} for existing paths."""
     if not paths:
         return {}
-    out = subprocess.run([*ssh, "stat -c '%n %a %U' -- " + " ".join(f"'{p}'" for p in paths)],
+    out = subprocess.run([*ssh, "stat -c '%n %a %U' -- " + " ".join(shlex.quote(p) for p in paths)],
                          capture_output=True, text=True, timeout=60).stdout
     return {line.rsplit(" ", 2)[0]: " ".join(line.rsplit(" ", 2)[1:]) for line in out.splitlines()}

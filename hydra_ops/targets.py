@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_inventory, ctx_state
@@ -47,42 +48,96 @@ def load_inventory(path: Path | str, group_data: list[str] | None = None) -> tup
 
 @dataclass(frozen=True)
 class Target:
-    """One host as the smoke suite and the audit reach it."""
+    """One host as the smoke suite, the audit and the leak checks reach it."""
 
     name: str
     groups: tuple[str, ...]
     address: str
     data: dict[str, Any]
     testinfra_url: str
+    ssh_config: str = ""
+
+
+@dataclass(frozen=True)
+class SshSpec:
+    """How OpenSSH reaches one real host: the inventory data pyinfra connects with (inventory.py's `_ssh`),
+    with host keys checked against known_hosts and no prompt ever (BatchMode), so every tool connects alike."""
+
+    alias: str
+    hostname: str
+    user: str
+    port: int
+    key: str | None
+    known_hosts: str
+
+    @classmethod
+    def from_data(cls, name: str, data: dict[str, Any]) -> SshSpec:
+        """Read ssh_hostname/user/port/key/known_hosts_file; refuse anything but strict host key checking."""
+        strict = str(data.get("ssh_strict_host_key_checking", "yes"))
+        if strict != "yes":
+            raise ValueError(f"{name}: ssh_strict_host_key_checking is {strict!r}; hydra-ops only connects with 'yes'")
+        key = data.get("ssh_key")
+        return cls(name, str(data.get("ssh_hostname") or name), str(data.get("ssh_user") or "root"),
+                   int(data.get("ssh_port") or 22), os.path.expanduser(str(key)) if key else None,
+                   os.path.expanduser(str(data.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")))
+
+    def config_block(self, control_dir: Path) -> str:
+        """This host's `Host` block for an ssh_config file (what `ssh -F`, testinfra and the leak checks read)."""
+        lines = [f"Host {_word(self.alias)}", f"  HostName {_word(self.hostname)}", f"  User {_word(self.user)}",
+                 f"  Port {self.port}", "  BatchMode yes", "  StrictHostKeyChecking yes",
+                 f"  UserKnownHostsFile {_word(self.known_hosts, path=True)}"]
+        if self.key:
+            lines += [f"  IdentityFile {_word(self.key, path=True)}", "  IdentitiesOnly yes"]
+        lines += ["  ControlMaster auto", f"  ControlPath {_word(str(control_dir), path=True)}/%C",
+                  "  ControlPersist 60s", "  ConnectTimeout 10"]
+        return "\n".join(lines) + "\n"
+
+
+def _word(value: str, path: bool = False) -> str:
+    """One ssh_config argument: quoted when it has spaces, % escaped in paths (ssh expands %-tokens there)."""
+    if any(c in value for c in '"\n\r'):
+        raise ValueError(f"cannot put {value!r} in an ssh_config file")
+    value = value.replace("%", "%%") if path else value
+    return f'"{value}"' if any(c.isspace() for c in value) else value
+
+
+def real_ssh_dir() -> Path:
+    """Where the real cluster's generated ssh_config and control sockets live (outside the repository)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "hydra-ops" / "real"
+
+
+def write_ssh_config(specs: list[SshSpec], folder: Path | None = None) -> Path:
+    """Write (0600) the ssh_config for these hosts and return its path; rewritten on every use, never edited."""
+    folder = folder or real_ssh_dir()
+    control = folder / "cm"
+    control.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / "ssh_config"
+    text = "# Written by hydra-ops from inventory.py's host data on every run; do not edit.\n\n"
+    text += "\n".join(spec.config_block(control) for spec in specs)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 def targets(cluster: str | None = None) -> list[Target]:
-    """Every host of the selected cluster with its address, data and testinfra connection URL."""
+    """Every host of the selected cluster with its address, data and testinfra connection URL (no connection)."""
     name = selected(cluster)
     inventory, _ = load_inventory(inventory_path(name))
-    ssh_config = Cluster().ssh_config if name == "local" else os.environ.get("HYDRA_SSH_CONFIG")
-    out = []
-    for host in inventory:
-        data = host.data.dict()
-        address = data.get("ssh_hostname") or host.name
-        if name == "local":
-            url = f"ssh://{host.name}"
-        else:
-            url = f"ssh://{data.get('ssh_user', 'root')}@{address}:{data.get('ssh_port', 22)}"
-        if ssh_config:
-            url += f"?ssh_config={ssh_config}"
-        groups = tuple(host.groups)
-        out.append(Target(host.name, groups, address, data, url))
-    return out
+    hosts = [(host, host.data.dict()) for host in inventory]
+    if name == "local":
+        ssh_config = str(Cluster().ssh_config)
+    else:
+        ssh_config = str(write_ssh_config([SshSpec.from_data(host.name, data) for host, data in hosts]))
+    return [Target(host.name, tuple(host.groups), data.get("ssh_hostname") or host.name, data,
+                   f"ssh://{host.name}?ssh_config={quote(ssh_config)}", ssh_config) for host, data in hosts]
 
 
 def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
     """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
     if selected(cluster) == "local":
         return Cluster().ssh_argv(target.name)
-    cmd = ["ssh", "-o", "BatchMode=yes", "-p", str(target.data.get("ssh_port", 22))]
-    if os.environ.get("HYDRA_SSH_CONFIG"):
-        cmd += ["-F", os.environ["HYDRA_SSH_CONFIG"]]
-    if target.data.get("ssh_key"):
-        cmd += ["-i", str(target.data["ssh_key"])]
-    return [*cmd, f"{target.data.get('ssh_user', 'root')}@{target.address}"]
+    return ["ssh", "-F", target.ssh_config, target.name]

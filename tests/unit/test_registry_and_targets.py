@@ -42,11 +42,13 @@ def test_gap_lookup_is_case_insensitive() -> None:
     assert gap("g2").id == "G2"
 
 
-def test_real_cluster_switch_targets_the_seed_addresses_without_connecting() -> None:
+def test_real_cluster_switch_targets_the_seed_addresses_without_connecting(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # where the real cluster's generated ssh_config goes
     real = {t.name: t for t in targets("real")}
     assert {n: t.address for n, t in real.items()} == {
         "hydra-ai": "192.168.1.250", "hydra-compute": "192.168.1.203", "hydra-storage": "192.168.1.244"}
-    assert real["hydra-compute"].testinfra_url.startswith("ssh://root@192.168.1.203:22")
+    assert real["hydra-compute"].testinfra_url == f"ssh://hydra-compute?ssh_config={tmp_path}/hydra-ops/real/ssh_config"
+    assert "HostName 192.168.1.203" in Path(real["hydra-compute"].ssh_config).read_text()
     assert "compute" in real["hydra-compute"].groups
     assert real["hydra-compute"].data["ollama_release_url"].startswith("https://github.com/ollama/ollama/")
 
