@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,38 +18,40 @@ class NixEvalError(Exception):
     """Nix failed to parse or evaluate; the message is Nix's error text, trimmed of trace noise."""
 
 
+_POSITION = re.compile(r"^at .+:\d+:\d+:$")
+
+
 def _clean(stderr: str) -> str:
-    """Nix's error without the "error: " prefix, its 7-space indent, code frames and long traces."""
-    lines = stderr.rstrip("\n").splitlines()
-    out: list[str] = []
-    traces = 0
-    in_frame = False
-    for line in lines:
-        text = line[7:] if line.startswith("       ") else line
-        if text.startswith("error: "):
-            text = text[len("error: ") :]
-        if text.startswith("(use '--show-trace'"):
-            continue
-        stripped = text.strip()
-        if stripped.startswith("…"):
-            in_frame = False
-            traces += 1
-            if traces <= MAX_TRACE_LINES:
-                out.append(stripped[:MAX_TRACE_CHARS])
-            continue
-        if stripped.startswith("at ") and (":" in stripped) and out and not in_frame:
-            in_frame = True  # "at file:line:col:" followed by a source excerpt: keep only the position
-            out.append(stripped)
-            continue
-        if in_frame:
-            if stripped == "" or "|" in stripped.split(" ", 1)[0] or stripped[:1].isdigit() or stripped.startswith("|"):
-                continue
-            in_frame = False
-        if traces and not stripped:
-            continue
-        out.append(text)
+    """Nix's message intact; its own position and source excerpt; at most a few short "… while" trace lines."""
+    lines = [line[7:] if line.startswith("       ") else line for line in stderr.rstrip("\n").splitlines()]
+    lines = [line for line in lines if not line.startswith("(use '--show-trace'")]
+    if lines and lines[0].startswith("error: "):
+        lines[0] = lines[0][len("error: ") :]
+    message: list[str] = []
+    rest = iter(lines)
+    for line in rest:
+        if _POSITION.match(line.strip()) or line.strip().startswith("…"):
+            break
+        message.append(line)
+    else:
+        line = None
+    out = [*message]
     while out and not out[-1].strip():
         out.pop()
+    traces: list[str] = []
+    first_frame = line is not None and not line.strip().startswith("…")
+    for current in [line, *rest] if line is not None else []:
+        text = current.strip()
+        if text.startswith("…"):
+            first_frame = False
+            traces.append(text[:MAX_TRACE_CHARS])
+        elif first_frame and text:
+            out.append(current.rstrip())  # the error's own position and source excerpt
+    if first_frame is False and traces:
+        out.append("")
+        out.extend(traces[:MAX_TRACE_LINES])
+        if len(traces) > MAX_TRACE_LINES:
+            out.append(f"… ({len(traces) - MAX_TRACE_LINES} more trace lines)")
     return "\n".join(out)
 
 
@@ -62,6 +66,14 @@ def _run(args: list[str], timeout: float) -> str:
     if proc.returncode != 0:
         raise NixEvalError(_clean(proc.stderr) or f"{NIX_INSTANTIATE} exited with {proc.returncode}")
     return proc.stdout
+
+
+def _nix_path(path: Path) -> str:
+    """A Nix path expression for an absolute path (a literal when possible, else `/. + "..."`)."""
+    text = os.path.abspath(path)
+    if re.fullmatch(r"(/[A-Za-z0-9._+-]+)+", text):
+        return text
+    return "(/. + " + json.dumps(text).replace("${", "\\${") + ")"
 
 
 def parse(path: Path, *, timeout: float = 60) -> None:
@@ -79,10 +91,10 @@ def evaluate(configuration: Path, pkgs_file: Path, *, lib_dir: Path = LIB, timeo
             str(Path(lib_dir) / "eval.nix"),
             "--arg",
             "configuration",
-            str(Path(configuration).resolve()),
+            _nix_path(configuration),
             "--arg",
             "pkgsFile",
-            str(Path(pkgs_file).resolve()),
+            _nix_path(pkgs_file),
         ],
         timeout,
     )

@@ -291,3 +291,92 @@ def test_parse_error(tmp_path: Path) -> None:
     bad.write_text("{ services.ollama.enable = true ")
     with pytest.raises(NixEvalError, match="syntax error"):
         parse(bad)
+
+
+def test_directory_import_and_own_options(tmp_path: Path, pkgs_file: Path) -> None:
+    """The deploy's shape: configuration.nix imports ./hydra-ops (a directory) whose modules declare options."""
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ imports = [ ./hydra-ops ]; hydra.ollama.ports = [ 11434 11435 ]; }",
+            "hydra-ops/default.nix": "{ imports = [ ./ollama.nix ]; }",
+            "hydra-ops/ollama.nix": """{ config, lib, pkgs, options, ... }:
+let cfg = config.hydra.ollama; in {
+  options.hydra.ollama.ports = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
+  config = lib.mkIf (cfg.ports != [ ]) {
+    services.ollama.enable = lib.mkForce false;
+    systemd.services = lib.listToAttrs (map (port: lib.nameValuePair "ollama@${toString port}" {
+      wantedBy = [ "multi-user.target" ];
+      environment.OLLAMA_HOST = "0.0.0.0:${toString port}";
+      serviceConfig.ExecStart = "${lib.getExe pkgs.ollama} serve";
+    }) cfg.ports);
+    networking.firewall.allowedTCPPorts = cfg.ports;
+    environment.etc."hydra/declared".text = lib.boolToString options.hydra.ollama.ports.isDefined;
+  };
+}""",
+        },
+    )
+    services = out["systemd"]["services"]
+    assert sorted(services) == ["ollama@11434", "ollama@11435"]
+    assert services["ollama@11435"]["environment"] == {"OLLAMA_HOST": "0.0.0.0:11435"}
+    assert services["ollama@11434"]["serviceConfig"]["ExecStart"] == f"{_store('ollama')}/bin/ollama serve"
+    assert out["hydra"]["ollama"]["ports"] == [11434, 11435]
+    assert out["environment"]["etc"]["hydra/declared"]["text"] == "true"
+    assert out["services"]["ollama"]["enable"] is False
+
+
+def test_paths_with_spaces(tmp_path: Path) -> None:
+    out = evaluate_module_text('{ networking.hostName = "spaced"; }', PKGS, tmp_path / "a dir ${x}")
+    assert out["networking"]["hostName"] == "spaced"
+
+
+def test_enum_and_port_errors(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ services.ollama.acceleration = "opencl"; }'})
+    assert msg.startswith(
+        "A definition for option `services.ollama.acceleration' is not of type "
+        '`null or one of false, "rocm", "cuda", "vulkan"\'.'
+    )
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": "{ services.ollama.port = 70000; }"})
+    assert "is not of type `16 bit unsigned integer; between 0 and 65535 (both inclusive)'" in msg
+
+
+def test_conflicting_ints_and_mkif_condition(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": "{ imports = [ ./a.nix ]; systemd.services.t.startLimitBurst = 5; }",
+            "a.nix": "{ systemd.services.t.startLimitBurst = 3; }",
+        },
+    )
+    assert msg.startswith("The option `systemd.services.t.startLimitBurst' has conflicting definition values:")
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ lib, ... }: { time.timeZone = lib.mkIf "yes" "UTC"; }'})
+    assert msg.startswith("The option `time.timeZone' (in `") and "mkIf with a non-Boolean condition" in msg
+
+
+def test_users_and_groups_defaults(tmp_path: Path, pkgs_file: Path) -> None:
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": '{ users.users.ollama = { isSystemUser = true; group = "ollama"; };'
+            " users.groups.ollama = { }; }",
+        },
+    )
+    user = out["users"]["users"]["ollama"]
+    assert (user["name"], user["home"], user["createHome"], user["uid"]) == ("ollama", "/var/empty", False, None)
+    assert out["users"]["groups"]["ollama"] == {"name": "ollama", "gid": None, "members": []}
+
+
+def test_unknown_option_in_list_submodule_and_top_level(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path,
+        pkgs_file,
+        {"configuration.nix": '{ services.nginx.virtualHosts.x.listen = [ { adr = "0.0.0.0"; } ]; }'},
+    )
+    assert 'The option `services.nginx.virtualHosts.x.listen."[definition 1-entry 1]".adr\' does not exist.' in msg
+    assert 'Did you mean `services.nginx.virtualHosts.x.listen."[definition 1-entry 1]".addr\'?' in msg
+    msg = _error(tmp_path, pkgs_file, {"configuration.nix": "{ service.ollama.enable = true; }"})
+    assert msg.startswith("The option `service' does not exist.")
+    assert "Did you mean `services'?" in msg
