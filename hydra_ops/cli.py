@@ -220,39 +220,39 @@ def secrets_migrate(cluster_name: str | None, files: tuple[str, ...]) -> None:
         click.echo("no plaintext secrets found")
 
 
+def _recipient_change(cluster_name: str | None, pubkey: str, add: bool) -> None:
+    from hydra_ops.secrets import SecretsError
+
+    store = _store(cluster_name)
+    try:
+        changed = store.add_recipient(pubkey) if add else store.remove_recipient(pubkey)
+        count = len(store.recipients())
+    except SecretsError as exc:
+        raise click.ClickException(str(exc)) from None
+    key = pubkey.strip()  # checked to be an age public key by now
+    if not changed:
+        click.echo(f"{store.file}: {key} {'already is' if add else 'is not'} a recipient")
+    elif add:
+        click.echo(f"{store.file}: re-encrypted for {key} ({count} recipients); commit .sops.yaml and the file")
+    else:
+        click.echo(f"{store.file}: {key} removed, data key replaced ({count} recipients). Its holder knew the "
+                   "values: `hydra secrets rotate NAME...`, deploy, then commit")
+
+
 @secrets.command("add-recipient")
 @cluster_option
 @click.argument("age_pubkey")
 def secrets_add_recipient(cluster_name: str | None, age_pubkey: str) -> None:
     """Let another operator's age public key (age1...) open the secrets: .sops.yaml + `sops updatekeys`."""
-    from hydra_ops.secrets import SecretsError
-
-    store = _store(cluster_name)
-    try:
-        added = store.add_recipient(age_pubkey)
-    except SecretsError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{store.file}: {'re-encrypted for' if added else 'already encrypted for'} {age_pubkey.strip()} "
-               f"({len(store.recipients())} recipients); commit .sops.yaml and the file")
+    _recipient_change(cluster_name, age_pubkey, add=True)
 
 
 @secrets.command("remove-recipient")
 @cluster_option
 @click.argument("age_pubkey")
 def secrets_remove_recipient(cluster_name: str | None, age_pubkey: str) -> None:
-    """Stop an age public key from opening the secrets (new data key); then rotate what its holder knew."""
-    from hydra_ops.secrets import SecretsError
-
-    store = _store(cluster_name)
-    try:
-        removed = store.remove_recipient(age_pubkey)
-    except SecretsError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not removed:
-        click.echo(f"{store.file}: {age_pubkey.strip()} was not a recipient")
-        return
-    click.echo(f"{store.file}: {age_pubkey.strip()} removed, data key replaced ({len(store.recipients())} "
-               "recipients). Its holder knew the values: `hydra secrets rotate NAME...` and deploy, then commit.")
+    """Stop an age public key from opening the secrets (updatekeys, then a new data key with `sops rotate`)."""
+    _recipient_change(cluster_name, age_pubkey, add=False)
 
 
 @secrets.command("check")

@@ -22,6 +22,8 @@ import yaml
 from hydra_ops import PROJECT_ROOT
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: An age X25519 recipient (public key): "age1" and 58 bech32 characters.
+AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 SECRET_KEY = re.compile(r"(password|passwd|secret|master_key|api_key|apikey|token|admin_key)$", re.I)
 
 
@@ -105,7 +107,7 @@ class SecretStore:
                 raise SecretsError(f"age-keygen failed: {_first_line(proc.stderr.encode())}")
             self.key_file.chmod(0o600)
         if not self.config.exists():
-            self.config.write_text(creation_rules(self.recipient(), self.file, self.config.parent))
+            self.config.write_text(creation_rules([self.recipient()], self.file, self.config.parent))
         values = self.read() if self.file.exists() else {}
         added = [n for n in names if n not in values]
         if added or not self.file.exists():
@@ -118,6 +120,59 @@ class SecretStore:
         if proc.returncode != 0:
             raise SecretsError(f"cannot read age key {self.key_file}: {proc.stderr.strip()}")
         return proc.stdout.strip()
+
+    # -- operators (age recipients) --------------------------------------------------------------------------
+    def _rule(self, rules: dict) -> dict:
+        """The creation rule sops applies to this store's file (the first whose path_regex matches)."""
+        rel = os.path.relpath(self.file, self.config.parent).replace(os.sep, "/")
+        for rule in rules.get("creation_rules") or []:
+            if isinstance(rule, dict) and re.search(str(rule.get("path_regex", "")), rel):
+                return rule
+        raise SecretsError(f"{self.config} has no creation rule for {rel}: run `hydra secrets init`")
+
+    def recipients(self) -> list[str]:
+        """The age public keys the store is encrypted to, as .sops.yaml lists them."""
+        if not self.config.exists():
+            raise SecretsError(f"{self.config} does not exist: run `hydra secrets init`")
+        age = self._rule(yaml.safe_load(self.config.read_text()) or {}).get("age") or ""
+        items = age if isinstance(age, list) else str(age).split(",")
+        return [r.strip() for r in items if r.strip()]
+
+    def add_recipient(self, pubkey: str) -> bool:
+        """Let another operator's age key open the store; False when it already could."""
+        have = self.recipients()
+        if _recipient(pubkey) in have:
+            return False
+        self._set_recipients([*have, pubkey.strip()], new_data_key=False)
+        return True
+
+    def remove_recipient(self, pubkey: str) -> bool:
+        """Stop an age key from opening the store (new data key too); False when it was not a recipient."""
+        have, gone = self.recipients(), _recipient(pubkey)
+        if gone not in have:
+            return False
+        if len(have) == 1:
+            raise SecretsError("that is the store's only recipient; add another before removing it")
+        if self.key_file.exists() and self.recipient() == gone:
+            raise SecretsError(f"that is the recipient of your own key {self.key_file}; another operator removes it")
+        self._set_recipients([r for r in have if r != gone], new_data_key=True)
+        return True
+
+    def _set_recipients(self, recipients: list[str], new_data_key: bool) -> None:
+        """Write the recipients into .sops.yaml, re-encrypt the data key to them (`sops updatekeys`), and on a
+        removal replace the data key itself (`sops rotate`); .sops.yaml is restored if sops fails."""
+        before = self.config.read_text()
+        rules = yaml.safe_load(before) or {}
+        self._rule(rules)["age"] = ",".join(recipients)
+        self.config.write_text(RULES_HEADER + yaml.safe_dump(rules, default_flow_style=False, sort_keys=False))
+        rel = os.path.relpath(self.file, self.config.parent)
+        steps = [["updatekeys", "-y", rel]] + ([["rotate", "--in-place", rel]] if new_data_key else [])
+        for step in steps:
+            proc = subprocess.run([sops_binary(), "--config", str(self.config), *step], capture_output=True,
+                                  env=self._env(), cwd=self.config.parent, stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                self.config.write_text(before)
+                raise SecretsError(f"sops {step[0]} failed on {self.file}: {_first_line(proc.stderr)}")
 
     def rotate(self, names: Iterable[str]) -> None:
         values = self.read()
@@ -137,16 +192,27 @@ class SecretStore:
         return values
 
 
-def creation_rules(recipient: str, secrets_file: Path, root: Path) -> str:
-    """.sops.yaml that encrypts every value of files under the secrets directory and matches nothing else,
-    so sops fails closed (no matching creation rule) for any other path."""
+RULES_HEADER = ("# Managed by hydra-ops: every value under the secrets directory is encrypted; other paths match no "
+                "rule.\n# Recipients (one age public key per operator): `hydra secrets add-recipient` / "
+                "`remove-recipient`.\n")
+
+
+def creation_rules(recipients: list[str], secrets_file: Path, root: Path) -> str:
+    """.sops.yaml that encrypts every value of files under the secrets directory to every recipient and matches
+    nothing else, so sops fails closed (no matching creation rule) for any other path."""
     folder = re.escape(os.path.relpath(secrets_file.parent, root).replace(os.sep, "/"))
-    return (
-        "# Managed by hydra-ops: every value under the secrets directory is encrypted; other paths match no rule.\n"
-        "creation_rules:\n"
-        f"  - path_regex: ^{folder}/[^/]+\\.sops\\.yaml$\n"
-        f"    age: {recipient}\n"
-    )
+    rule = {"path_regex": f"^{folder}/[^/]+\\.sops\\.yaml$", "age": ",".join(recipients)}
+    return RULES_HEADER + yaml.safe_dump({"creation_rules": [rule]}, default_flow_style=False, sort_keys=False)
+
+
+def _recipient(value: str) -> str:
+    """An age public key, checked; the value is never echoed (it might be a private key pasted by mistake)."""
+    value = value.strip()
+    if value.upper().startswith("AGE-SECRET-KEY-"):
+        raise SecretsError("that is an age PRIVATE key; pass the public key (`age-keygen -y KEYFILE` prints it)")
+    if not AGE_RECIPIENT.match(value):
+        raise SecretsError("not an age public key (expected age1 followed by 58 lowercase characters)")
+    return value
 
 
 def _path(value: str) -> Path:
