@@ -4,7 +4,8 @@ Every variable is documented with its default; defaults come from seed 002 ("Sta
 "Configuration") and the audit (G10: keep ExLlamaV2 in production; G11: Llama 3.3 70B).
 """
 
-#: Expected GPUs by nvidia-smi index, used by the audit to confirm the host is what the design says. Default 2.
+#: GPUs nvidia-smi should list on this host; the G10 audit reports a host that shows another count. Default 2
+#: (RTX 5090 + RTX 4090).
 expected_gpu_count = 2
 
 #: Secret files for TabbyAPI: api and admin key (its api_tokens.yml is built from the same secrets).

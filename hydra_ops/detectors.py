@@ -26,19 +26,31 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
 
 
+def gpu_count(gpus: list[dict[str, Any]], expected: object) -> tuple[bool, str]:
+    """(matches, evidence): nvidia-smi's GPU count against the host's expected_gpu_count (None: not checked),
+    so a host with a card missing, dead or added is reported instead of passing on the GPUs it still has."""
+    names = ", ".join(f"{g['index']}: {g['name']}" for g in gpus) or "none"
+    if expected is None:
+        return True, f"nvidia-smi: {len(gpus)} GPU(s) ({names}); expected_gpu_count not set"
+    ok = len(gpus) == expected
+    return ok, (f"nvidia-smi: {len(gpus)} GPU(s) ({names}), expected_gpu_count {expected}"
+                f"{'' if ok else ' (GPU COUNT DIFFERS)'}")
+
+
 def _running(state: dict[str, str]) -> bool:
     return state.get("ActiveState") == "active" and state.get("UnitFileState") == "enabled"
 
 
 def dual_ollama(host: Host) -> Finding:
-    """G1 is closed when every configured instance runs and is enabled, pinned to an existing GPU, and the
-    single legacy unit is neither running nor enabled."""
+    """G1 is closed when every configured instance runs and is enabled, pinned to an existing GPU, nvidia-smi lists
+    expected_gpu_count GPUs, and the single legacy unit is neither running nor enabled."""
     try:
         cfg = validate_compute(host.data.dict(), host.name)
     except ValidationError as exc:
         return Finding(UNKNOWN, [str(exc)])
-    evidence, closed = [], True
-    gpus = {g["index"]: g for g in host.get_fact(NvidiaGpus)}
+    listed = host.get_fact(NvidiaGpus)
+    closed, line = gpu_count(listed, host.data.get("expected_gpu_count"))
+    evidence, gpus = [line], {g["index"]: g for g in listed}
     for inst in cfg.instances:
         state = host.get_fact(SystemdUnitState, unit=inst.unit)
         env = host.get_fact(Command, command=f"cat /etc/ollama/{inst.port}.env 2>/dev/null || true") or ""
@@ -103,10 +115,11 @@ def secret_files(host: Host) -> Finding:
 
 def tabbyapi(host: Host) -> Finding:
     """G10 (service part) is closed when tabbyapi.service runs, is enabled, has a prestart and restart limits,
-    and answers /health."""
+    answers /health, and nvidia-smi lists expected_gpu_count GPUs."""
+    gpus_ok, gpu_line = gpu_count(host.get_fact(NvidiaGpus), host.data.get("expected_gpu_count"))
     state = host.get_fact(SystemdUnitState, unit="tabbyapi.service")
     if state.get("LoadState") != "loaded":
-        return Finding(OPEN, ["tabbyapi.service: not installed"])
+        return Finding(OPEN, ["tabbyapi.service: not installed", gpu_line])
     burst = state.get("StartLimitBurst", "?")
     port = host.data.get("tabby_port", 5000)
     health = host.get_fact(Command, command=f"curl -s -o /dev/null -w '%{{http_code}}' "
@@ -114,8 +127,8 @@ def tabbyapi(host: Host) -> Finding:
     has_prestart = "prestart" in state.get("ExecStartPre", "")
     evidence = [f"tabbyapi.service: {state.get('ActiveState')}/{state.get('UnitFileState')}",
                 f"prestart: {'yes' if has_prestart else 'no'}; StartLimitBurst={burst}",
-                f"/health: {health or 'no answer'}"]
-    closed = _running(state) and has_prestart and health == "200"
+                f"/health: {health or 'no answer'}", gpu_line]
+    closed = _running(state) and has_prestart and health == "200" and gpus_ok
     return Finding(CLOSED if closed else OPEN, evidence)
 
 
