@@ -25,6 +25,8 @@ def _clean(stderr: str) -> str:
     """Nix's message intact; its own position and source excerpt; at most a few short "… while" trace lines."""
     lines = [line[7:] if line.startswith("       ") else line for line in stderr.rstrip("\n").splitlines()]
     lines = [line for line in lines if not line.startswith("(use '--show-trace'")]
+    notes = [line.removeprefix("trace: ") for line in lines if line.startswith("trace: ")]  # builtins.trace output
+    lines = [line for line in lines if not line.startswith("trace: ")]
     if lines and lines[0].startswith("error: "):
         lines[0] = lines[0][len("error: ") :]
     message: list[str] = []
@@ -38,6 +40,7 @@ def _clean(stderr: str) -> str:
     out = [*message]
     while out and not out[-1].strip():
         out.pop()
+    out.extend(notes)
     traces: list[str] = []
     first_frame = line is not None and not line.strip().startswith("…")
     for current in [line, *rest] if line is not None else []:

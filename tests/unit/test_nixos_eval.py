@@ -380,3 +380,29 @@ def test_unknown_option_in_list_submodule_and_top_level(tmp_path: Path, pkgs_fil
     msg = _error(tmp_path, pkgs_file, {"configuration.nix": "{ service.ollama.enable = true; }"})
     assert msg.startswith("The option `service' does not exist.")
     assert "Did you mean `services'?" in msg
+
+
+def test_service_config_values_checked(tmp_path: Path, pkgs_file: Path) -> None:
+    msg = _error(
+        tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.serviceConfig.Restart = "on-fail"; }'}
+    )
+    assert msg.startswith(
+        "A definition for option `systemd.services.x.serviceConfig' is not of type `attribute set of systemd option'."
+    )
+    assert "The systemd Service field `Restart' cannot have value `on-fail'." in msg
+
+
+def test_unit_lists_concatenate_and_scalars_must_agree(tmp_path: Path, pkgs_file: Path) -> None:
+    files = {
+        "configuration.nix": "{ imports = [ ./a.nix ]; systemd.services.x.serviceConfig = "
+        '{ Environment = [ "A=1" ]; ExecStartPre = "/bin/true"; }; }',
+        "a.nix": '{ systemd.services.x.serviceConfig = { Environment = "B=2"; ExecStartPre = "/bin/true"; }; }',
+    }
+    config = _eval_files(tmp_path, pkgs_file, files)["systemd"]["services"]["x"]["serviceConfig"]
+    assert sorted(config["Environment"]) == ["A=1", "B=2"]
+    assert config["ExecStartPre"] == "/bin/true"
+    files["a.nix"] = '{ systemd.services.x.serviceConfig.ExecStartPre = "/bin/false"; }'
+    msg = _error(tmp_path, pkgs_file, files)
+    assert msg.startswith(
+        "The option `systemd.services.x.serviceConfig.ExecStartPre' has conflicting definition values:"
+    )

@@ -12,6 +12,15 @@ let
       if b.any (d: b.isList d.value) defs then b.concatMap (d: lib.toList d.value) defs
       else (types.either types.str types.int).merge loc defs;
   };
+  # serviceConfig values systemd would reject (systemd-unit-options.nix `checkService`), traced like nixpkgs does.
+  oneOf = field: allowed: attrs:
+    let v = attrs.${field} or null; plain = if b.isAttrs v && v ? content then v.content else v; in
+    if v == null || b.elem plain allowed then [ ]
+    else [ "The systemd Service field `${field}' cannot have value `${toString plain}'." ];
+  checkService = attrs:
+    let errors = oneOf "Type" [ "exec" "simple" "forking" "oneshot" "dbus" "notify" "notify-reload" "idle" ] attrs
+      ++ oneOf "Restart" [ "no" "on-success" "on-failure" "on-abnormal" "on-abort" "always" ] attrs;
+    in errors == [ ] || b.trace (b.concatStringsSep "\n" errors) false;
   unitNames = doc: mkOption { type = types.listOf types.str; default = [ ]; description = doc; };
   lines = doc: mkOption { type = types.lines; default = ""; description = doc; };
   bool = default: doc: mkOption { type = types.bool; inherit default; description = doc; };
@@ -46,7 +55,8 @@ let
       default = { }; description = "Environment variables of the service processes."; };
     path = mkOption { type = types.listOf (types.oneOf [ types.package types.str ]); default = [ ];
       description = "Packages whose bin/ and sbin/ are put on PATH."; };
-    serviceConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "[Service] settings."; };
+    serviceConfig = mkOption { type = types.addCheck (types.attrsOf unitOption) checkService; default = { };
+      description = "[Service] settings."; };
     script = lines "Shell commands run as the service's main process.";
     scriptArgs = mkOption { type = types.str; default = ""; description = "Arguments passed to script."; };
     preStart = lines "Shell commands run before the main process (ExecStartPre=).";
