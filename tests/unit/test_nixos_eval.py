@@ -67,6 +67,7 @@ def test_before_configurations_parse_and_evaluate(host: str, pkgs_file: Path) ->
     assert user["isNormalUser"] is True and user["extraGroups"] == ["wheel", "video"]
     assert (user["home"], user["group"], user["createHome"]) == ("/home/typhon", "users", True)
     assert out["fileSystems"]["/"]["fsType"] == "ext4"
+    assert ("/mnt/models" in out["fileSystems"]) == (host == "ai")
     assert out["hardware"]["enableRedistributableFirmware"] is True  # from the modulesPath stub
     assert out["hardware"]["cpu"]["amd"]["updateMicrocode"] is True
     assert out["services"]["openssh"]["enable"] is True
@@ -406,3 +407,23 @@ def test_unit_lists_concatenate_and_scalars_must_agree(tmp_path: Path, pkgs_file
     assert msg.startswith(
         "The option `systemd.services.x.serviceConfig.ExecStartPre' has conflicting definition values:"
     )
+
+
+def test_module_extends_a_submodule_option(tmp_path: Path, pkgs_file: Path) -> None:
+    """Declaring systemd.services again with extra sub-options joins the submodules, as NixOS does."""
+    out = _eval_files(
+        tmp_path,
+        pkgs_file,
+        {
+            "configuration.nix": """{ lib, ... }: {
+  options.systemd.services = lib.mkOption {
+    type = lib.types.attrsOf (lib.types.submodule ({ name, ... }: {
+      options.hydra.gpu = lib.mkOption { type = lib.types.nullOr lib.types.int; default = null; };
+    }));
+  };
+  config.systemd.services."ollama@0" = { hydra.gpu = 0; description = "instance"; };
+}""",
+        },
+    )
+    unit = out["systemd"]["services"]["ollama@0"]
+    assert (unit["hydra"], unit["description"], unit["restartIfChanged"]) == ({"gpu": 0}, "instance", True)

@@ -84,7 +84,8 @@ let
   mergeOptionDecls = loc: opts: b.foldl' (acc: d:
     let o = d.tree; in
     if acc == null then o
-    else if acc ? type && o ? type && acc.type ? getSubModules && o.type ? getSubModules
+    else if (acc.type.getSubModules or null) != null && (o.type.getSubModules or null) != null
+      && acc.type.name == o.type.name
     then acc // b.removeAttrs o [ "type" ] // { type = acc.type.substSubModules (acc.type.getSubModules ++ o.type.getSubModules); }
     else throw "The option `${showOption loc}' in `${d.file}' is already declared in `${b.head (map (x: x.file) opts)}'.")
     null opts;

@@ -70,7 +70,7 @@ let
       merge = loc: defs: map (x: x.value) (b.filter (x: x ? value) (b.concatLists (lib.imap1 (n: d:
         lib.imap1 (m: v: mergeElem (loc ++ [ "[definition ${toString n}-entry ${toString m}]" ]) t
           [{ inherit (d) file; value = v; }]) d.value) defs)));
-      nestedTypes.elemType = t; };
+      nestedTypes.elemType = t; getSubModules = t.getSubModules or null; substSubModules = m: listOf (t.substSubModules m); };
     nonEmptyListOf = t: listOf t // { description = "non-empty list of ${t.description}"; check = x: b.isList x && x != [ ]; };
     attrsOf = t: mkOptionType { name = "attrsOf"; description = "attribute set of ${t.description}"; check = b.isAttrs;
       merge = loc: defs:
@@ -78,8 +78,9 @@ let
             merged = lib.genAttrs names (n: mergeElem (loc ++ [ n ]) t
               (b.concatMap (d: if d.value ? ${n} then [{ inherit (d) file; value = d.value.${n}; }] else [ ]) defs));
         in b.mapAttrs (_: v: v.value) (lib.filterAttrs (_: v: v ? value) merged);
-      nestedTypes.elemType = t; };
-    lazyAttrsOf = t: attrsOf t // { name = "lazyAttrsOf"; description = "lazy attribute set of ${t.description}"; };
+      nestedTypes.elemType = t; getSubModules = t.getSubModules or null; substSubModules = m: attrsOf (t.substSubModules m); };
+    lazyAttrsOf = t: attrsOf t // { name = "lazyAttrsOf"; description = "lazy attribute set of ${t.description}";
+      substSubModules = m: lazyAttrsOf (t.substSubModules m); };
     addCheck = t: c: t // { check = x: t.check x && c x; };
     passwdEntry = t: addCheck t (x: b.isString x -> b.match ".*[:\n].*" x == null) // {
       description = "${t.description}, not containing newlines or colons"; };
@@ -94,7 +95,7 @@ let
         if nulls == [ ] then t.merge loc defs
         else if b.length nulls == b.length defs then null
         else throw "The option `${showOption loc}' is defined both null and not null, in ${b.concatStringsSep ", " (map (d: "`${d.file}'") defs)}.";
-      nestedTypes.elemType = t; };
+      nestedTypes.elemType = t; getSubModules = t.getSubModules or null; substSubModules = m: nullOr (t.substSubModules m); };
     either = t1: t2: mkOptionType { name = "either"; description = "${t1.description} or ${t2.description}";
       check = x: t1.check x || t2.check x;
       merge = loc: defs:

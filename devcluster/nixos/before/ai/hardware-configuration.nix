@@ -24,6 +24,11 @@
       options = [ "fmask=0077" "dmask=0077" ];
     };
 
+  fileSystems."/mnt/models" =
+    { device = "/dev/disk/by-uuid/e41d8a6f-2c7b-4f0e-8d35-9b1a6c2f7e03";
+      fsType = "ext4";
+    };
+
   swapDevices = [ ];
 
   nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";
