@@ -427,3 +427,16 @@ def test_module_extends_a_submodule_option(tmp_path: Path, pkgs_file: Path) -> N
     )
     unit = out["systemd"]["services"]["ollama@0"]
     assert (unit["hydra"], unit["description"], unit["restartIfChanged"]) == ({"gpu": 0}, "instance", True)
+
+
+def test_package_option_is_unique(tmp_path: Path, pkgs_file: Path) -> None:
+    files = {
+        "configuration.nix": "{ pkgs, ... }: { imports = [ ./a.nix ]; services.nginx.package = pkgs.nginx; }",
+        "a.nix": "{ pkgs, ... }: { services.nginx.package = pkgs.nginx; }",
+    }
+    msg = _error(tmp_path, pkgs_file, files)
+    assert msg.startswith(
+        "The option `services.nginx.package' is defined multiple times while it's expected to be unique."
+    )
+    files["a.nix"] = "{ pkgs, lib, ... }: { services.nginx.package = lib.mkForce pkgs.bash; }"
+    assert _eval_files(tmp_path, pkgs_file, files)["services"]["nginx"]["package"] == _store("bash")

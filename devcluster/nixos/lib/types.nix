@@ -11,9 +11,12 @@ let
     if b.all (d: d.value == first.value) defs then first.value
     else throw ("The option `${showOption loc}' has conflicting definition values:${showDefs defs}\n"
       + "Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.");
+  # Exactly one definition (lib.options.mergeOneOption), even when several agree.
   mergeOne = loc: defs:
     if b.length defs == 1 then (b.head defs).value
-    else throw "The unique option `${showOption loc}' is defined multiple times. Definition values:${showDefs defs}";
+    else throw ("The option `${showOption loc}' is defined multiple times while it's expected to be unique.\n"
+      + "\nDefinition values:${showDefs defs}\n"
+      + "Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.");
   isDrv = x: b.isAttrs x && (x.type or null) == "derivation";
   isStringLike = x: b.isString x || b.isPath x || (b.isAttrs x && (x ? outPath || x ? __toString));
   # One element of a container, merged with its own type (priorities apply per element).
@@ -58,7 +61,7 @@ let
     path = mkOptionType { name = "path"; description = "path";
       check = x: isStringLike x && lib.hasPrefix "/" (toString x); };
     package = mkOptionType { name = "package"; description = "package";
-      check = x: isDrv x || (b.isString x && lib.hasPrefix "/nix/store/" x); };
+      check = x: isDrv x || (b.isString x && lib.hasPrefix "/nix/store/" x); merge = mergeOne; };
     attrs = mkOptionType { name = "attrs"; description = "attribute set"; check = b.isAttrs;
       merge = _: defs: b.foldl' (acc: d: acc // d.value) { } defs; };
     functionTo = t: mkOptionType { name = "functionTo"; description = "function that evaluates to a(n) ${t.description}";
