@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pyinfra.api import FactBase
+
 from facts.file_summary import FileSummary
+
+#: The configuration nginx.service runs with, includes expanded (`nginx -T`): the file its ExecStart names with
+#: -c (NixOS: a generated file), else nginx's default (Debian: /etc/nginx/nginx.conf and conf.d/).
+LIVE_CONFIG = ("conf=$(systemctl show -p ExecStart --value nginx.service 2>/dev/null | grep -o -- '-c [^ ;]*' "
+               "| head -n1 | cut -c4-); nginx -T ${conf:+-c \"$conf\"} 2>/dev/null")
 
 
 class NginxSiteSummary(FileSummary):
@@ -25,3 +32,13 @@ def summarize(text: str) -> dict[str, Any]:
         upstreams[name] = {"method": method, "servers": servers}
     listen = [int(p) for p in re.findall(r"listen\s+(?:[\w.\[\]:]*:)?(\d+)", text)]
     return {"upstreams": upstreams, "listen": listen}
+
+
+class NginxLiveSummary(FactBase[dict[str, Any] | None]):
+    """The same summary for the configuration nginx runs (see LIVE_CONFIG); None when nginx cannot show one."""
+
+    def command(self) -> str:
+        return f"{LIVE_CONFIG} || echo __absent__"
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        return None if output[-1:] == ["__absent__"] else summarize("\n".join(output))

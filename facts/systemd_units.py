@@ -29,3 +29,31 @@ def parse_show(lines: list[str]) -> dict[str, str]:
         if sep:
             state[key.strip()] = value.strip()
     return state
+
+
+#: A unit's environment as systemd will start it: Environment= entries, then the files EnvironmentFile= names
+#: (Debian units use a file, NixOS modules declare `environment`); one KEY=value per line.
+ENVIRONMENT = (
+    "systemctl show -p Environment --value -- {unit} | tr ' ' '\\n'; "
+    "for f in $(systemctl show -p EnvironmentFiles --value -- {unit} | grep -o '^/[^ ]*'); do "
+    "cat \"$f\" 2>/dev/null; echo; done"
+)
+
+
+class UnitEnvironment(FactBase[dict[str, str]]):
+    """``{"CUDA_VISIBLE_DEVICES": "0", ...}`` from the unit's Environment= and EnvironmentFile= settings."""
+
+    def command(self, unit: str) -> str:
+        return ENVIRONMENT.format(unit=unit)
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        return parse_environment(output)
+
+
+def parse_environment(lines: list[str]) -> dict[str, str]:
+    env = {}
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            env[key] = value
+    return env

@@ -307,6 +307,8 @@ class Cluster:
                f"--network-namespace-path=/run/netns/{network.netns_name(host.name)}"]
         if host.docker:
             cmd += ["--capability=all", "--system-call-filter=@keyring bpf @mount"]
+        elif host.platform == "nixos":
+            cmd += ["--capability=CAP_NET_ADMIN"]  # networking.firewall is realised with iptables in its netns
         logf = open(self.dir / f"{host.name}.console.log", "ab")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
         return proc.pid

@@ -16,8 +16,8 @@ from hydra_ops.local.network import run
 
 #: What the NixOS-shaped guests need from Debian: the evaluator, the binaries pkgs.* stand for, iptables for
 #: networking.firewall. Installed into a cached derived image, never by a deploy.
-PACKAGES = ["nix-bin", "nginx-light", "iptables", "curl", "procps", "util-linux"]
-IMAGE_VERSION = 1
+PACKAGES = ["nix-bin", "nginx-light", "iptables", "curl", "procps", "util-linux", "python3-venv"]
+IMAGE_VERSION = 2
 BEFORE = PROJECT_ROOT / "devcluster" / "nixos" / "before"
 GUEST_LIB = "/usr/local/lib/hydra-nixos"
 
