@@ -58,7 +58,9 @@ def apply(run, rules_text: str | None, extra_commands: str = "") -> list[str]:
     """Load the chain and hook it from INPUT (rules_text None: unhook and delete it). Returns error messages."""
     errors: list[str] = []
     if rules_text is None:
-        while run(["iptables", "-w", "-C", "INPUT", "-j", CHAIN]).returncode == 0:
+        for _ in range(16):  # the hook may have been added more than once by hand
+            if run(["iptables", "-w", "-C", "INPUT", "-j", CHAIN]).returncode != 0:
+                break
             if run(["iptables", "-w", "-D", "INPUT", "-j", CHAIN]).returncode != 0:
                 break
         run(["iptables", "-w", "-F", CHAIN])
