@@ -571,6 +571,30 @@ def test_cli_refuses_unknown_verbs_flags_and_evaluation_errors(root: Path, capsy
     assert "error: cannot read /etc/hydra-nixos/double.json" in capsys.readouterr().err
 
 
+def test_evaluator_command_assertions_and_warnings(root: Path, capsys: pytest.CaptureFixture) -> None:
+    lib = root / "lib"
+    lib.mkdir()
+    (root / "etc/hydra-nixos").mkdir(parents=True, exist_ok=True)
+    (root / "etc/hydra-nixos/double.json").write_text(json.dumps({"lib": str(lib), "pkgs": "/etc/hydra-nixos/p.json"}))
+    seen: list[list[str]] = []
+    answer = {"assertions": [{"assertion": True, "message": "fine"}, {"assertion": False, "message": "no GPU"}],
+              "warnings": ["deprecated option"]}
+
+    def nix(argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 0, json.dumps(answer), "")
+
+    assert main(["dry-build", "--show-trace"], root=root, run=nix) == 1
+    assert seen[0] == ["nix-instantiate", "--eval", "--strict", "--json", f"{lib}/eval.nix", "--arg", "configuration",
+                       f"{root}/etc/nixos/configuration.nix", "--arg", "pkgsFile", "/etc/hydra-nixos/p.json",
+                       "--show-trace"]
+    err = capsys.readouterr().err
+    assert "Failed assertions:\n- no GPU" in err and "- fine" not in err
+    answer["assertions"] = []
+    assert main(["dry-build"], root=root, run=nix) == 0
+    assert "trace: warning: deprecated option" in capsys.readouterr().err
+
+
 def test_boot_builds_generation_1_without_blocking_then_only_relinks(root: Path, pkgs: dict[str, dict]) -> None:
     host = FakeHost()
     assert rebuild(root, host, dual_config(pkgs), "activate-at-boot") == 0

@@ -57,20 +57,30 @@ def run_command(argv: list[str], input: str | None = None) -> subprocess.Complet
         return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: {exc.strerror}")
 
 
-def nix_evaluator(lib: str, pkgs: str, *, show_trace: bool = False, run=run_command) -> Callable[[], dict]:
-    """The evaluator: `nix-instantiate --eval --strict --json <lib>/eval.nix` on /etc/nixos/configuration.nix."""
+def nix_evaluator(lib: str, pkgs: str, *, show_trace: bool = False, run=run_command,
+                  configuration: str = CONFIGURATION) -> Callable[[], dict]:
+    """The evaluator: `nix-instantiate --eval --strict --json <lib>/eval.nix` on /etc/nixos/configuration.nix.
+
+    Failed `assertions` in the result are refused and `warnings` printed, as NixOS's toplevel does.
+    """
 
     def evaluate() -> dict[str, Any]:
         argv = ["nix-instantiate", "--eval", "--strict", "--json", f"{lib}/eval.nix",
-                "--arg", "configuration", CONFIGURATION, "--arg", "pkgsFile", pkgs]
+                "--arg", "configuration", configuration, "--arg", "pkgsFile", pkgs]
         result = run(argv + (["--show-trace"] if show_trace else []))
         if result.returncode != 0:
             message = result.stderr.strip() or f"nix-instantiate exited with status {result.returncode}"
             raise Failure(message.removeprefix("error: "))
         try:
-            return json.loads(result.stdout)
+            config = json.loads(result.stdout)
         except ValueError as exc:
             raise Failure(f"the evaluator printed no JSON: {exc}") from exc
+        failed = [a.get("message", "") for a in config.get("assertions") or [] if not a.get("assertion", True)]
+        if failed:
+            raise Failure("\n\nFailed assertions:\n" + "\n".join(f"- {m}" for m in failed))
+        for warning in config.get("warnings") or []:
+            print(f"trace: warning: {warning}", file=sys.stderr)
+        return config
 
     return evaluate
 
@@ -118,7 +128,8 @@ class Rebuild:
         self.log("building the system configuration...")
         if self._evaluate is None:
             cfg = load_double_config(self.root)
-            self._evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], run=self.run)
+            self._evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], run=self.run,
+                                           configuration=str(self.root / CONFIGURATION.lstrip("/")))
         return self._evaluate()
 
     def dry_build(self) -> int:
@@ -213,7 +224,8 @@ def main(argv: list[str] | None = None, *, root: Path = Path("/"), run=run_comma
     try:
         if evaluate is None and "--show-trace" in flags:
             cfg = load_double_config(root)
-            evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], show_trace=True, run=run)
+            evaluate = nix_evaluator(cfg["lib"], cfg["pkgs"], show_trace=True, run=run,
+                                     configuration=str(root / CONFIGURATION.lstrip("/")))
         rebuild = Rebuild(root, run, evaluate, log, **activate_opts)
         if command == "source-hash":
             print(generations.source_hash(root))

@@ -31,7 +31,7 @@ _UNIT_LISTS = [("requires", "Requires"), ("wants", "Wants"), ("upholds", "Uphold
 def normalise(entry: dict[str, Any] | None) -> dict[str, Any]:
     """A `systemd.services.<name>` value with NixOS's defaults for every missing option."""
     merged = dict(SERVICE_DEFAULTS)
-    merged.update({k: v for k, v in (entry or {}).items() if v is not None or k.startswith("startLimit")})
+    merged.update({k: v for k, v in (entry or {}).items() if v is not None})
     return merged
 
 

@@ -39,7 +39,8 @@ def normalise_user(name: str, user: dict[str, Any]) -> dict[str, Any]:
     return {"system": bool(u.get("isSystemUser")), "normal": normal, "group": u.get("group") or "",
             "extraGroups": list(u.get("extraGroups") or []), "home": home,
             "createHome": bool(u.get("createHome")) or normal, "shell": _shell(name, u), "uid": u.get("uid"),
-            "description": u.get("description") or ""}
+            "description": u.get("description") or "",
+            "hashedPassword": u.get("hashedPassword") or u.get("initialHashedPassword")}
 
 
 def plan(root: Path, users: dict[str, Any], groups: dict[str, Any]) -> list[list[str]]:
@@ -70,6 +71,7 @@ def plan(root: Path, users: dict[str, Any], groups: dict[str, Any]) -> list[list
             cmd += ["-G", ",".join(u["extraGroups"])] if u["extraGroups"] else []
             cmd += ["-d", u["home"], "-m" if u["createHome"] else "-M", "-s", u["shell"]]
             cmd += ["-c", u["description"]] if u["description"] else []
+            cmd += ["-p", u["hashedPassword"]] if u["hashedPassword"] else []
             commands.append([*cmd, name])
             continue
         entry = passwd[name]
