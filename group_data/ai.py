@@ -40,6 +40,13 @@ tabby_pip_packages = [".[cu12]"]
 #: Extra pip arguments (index URLs, --no-index/--find-links for an internal mirror). Default [] (PyPI).
 tabby_pip_args: list[str] = []
 
+#: NixOS: nixpkgs attributes the install and the prestart script need (python3 for the venv; curl, ss, ps,
+#: mountpoint, bash), put on the system and on the unit's PATH. Default below.
+tabby_nix_packages = ["python311", "curl", "iproute2", "procps", "util-linux", "bash"]
+
+#: NixOS: open tabby_port (and the canary's) in networking.firewall. Default True.
+tabby_open_firewall = True
+
 #: Root of all TabbyAPI installs (<root>/<revision>-<sha256[:12]>, venv inside). Default "/opt/tabbyapi".
 tabby_install_root = "/opt/tabbyapi"
 

@@ -30,16 +30,3 @@ secret_dir = "/etc/hydra/secrets"
 #: Secrets this host receives as files <secret_dir>/<secret>, mode 0600: a list of
 #: {"secret": name, "owner": user, "group": group}. Default [] (none).
 secret_files: list[dict[str, str]] = []
-
-# ---------------------------------------------------------------------------------------------------------------
-# Platforms: each host's platform picks the renderer of every service (Debian unit files + apt, NixOS modules +
-# nixos-rebuild). A bundle that has no renderer for a host's platform stops the deploy before any change.
-# ---------------------------------------------------------------------------------------------------------------
-
-#: Pin the platform ("debian", "nixos", "unraid") instead of detecting it (/etc/NIXOS, /etc/unraid-version,
-#: os-release). Default None (detect).
-platform = None
-
-#: NixOS: directory of configuration.nix; hydra-ops writes its modules to <dir>/hydra-ops/ and adds one import.
-#: Default "/etc/nixos".
-nixos_config_dir = "/etc/nixos"

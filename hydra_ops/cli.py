@@ -74,11 +74,12 @@ def _inventory(cluster_name: str | None) -> str:
 @cluster_option
 def validate(cluster_name: str | None) -> None:
     """Check every host's group data with the deploys' own validators, without connecting to any host."""
+    from hydra_ops.services import compute
     from hydra_ops.stack import validate_storage
     from hydra_ops.targets import load_inventory
-    from hydra_ops.validation import ValidationError, validate_compute, validate_secrets, validate_tabby_roles
+    from hydra_ops.validation import ValidationError, validate_secrets, validate_tabby_roles
 
-    checks = {"compute": validate_compute, "ai": validate_tabby_roles, "storage": validate_storage}
+    checks = {"compute": compute, "ai": validate_tabby_roles, "storage": validate_storage}
     inventory, _ = load_inventory(_inventory(cluster_name))
     failed = False
     for host in inventory:

@@ -13,9 +13,8 @@ from pyinfra.api import Host
 from pyinfra.facts.server import Command
 
 from facts.gpus import NvidiaGpus
-from facts.nginx import NginxSiteSummary
 from facts.systemd_units import SystemdUnitState
-from hydra_ops.validation import ValidationError, validate_compute
+from hydra_ops.validation import ValidationError
 
 OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
 
@@ -37,58 +36,9 @@ def gpu_count(gpus: list[dict[str, Any]], expected: object) -> tuple[bool, str]:
                 f"{'' if ok else ' (GPU COUNT DIFFERS)'}")
 
 
-def _running(state: dict[str, str]) -> bool:
+def running(state: dict[str, str]) -> bool:
+    """Active now and started at boot."""
     return state.get("ActiveState") == "active" and state.get("UnitFileState") == "enabled"
-
-
-def dual_ollama(host: Host) -> Finding:
-    """G1 is closed when every configured instance runs and is enabled, pinned to an existing GPU, nvidia-smi lists
-    expected_gpu_count GPUs, and the single legacy unit is neither running nor enabled."""
-    try:
-        cfg = validate_compute(host.data.dict(), host.name)
-    except ValidationError as exc:
-        return Finding(UNKNOWN, [str(exc)])
-    listed = host.get_fact(NvidiaGpus)
-    closed, line = gpu_count(listed, host.data.get("expected_gpu_count"))
-    evidence, gpus = [line], {g["index"]: g for g in listed}
-    for inst in cfg.instances:
-        state = host.get_fact(SystemdUnitState, unit=inst.unit)
-        env = host.get_fact(Command, command=f"cat /etc/ollama/{inst.port}.env 2>/dev/null || true") or ""
-        pinned = f"CUDA_VISIBLE_DEVICES={inst.gpu}" in env.splitlines()
-        ok = _running(state) and pinned and inst.gpu in gpus
-        closed &= ok
-        evidence.append(f"{inst.unit}: {state.get('ActiveState', '?')}/{state.get('UnitFileState', '?')}, "
-                        f"GPU {inst.gpu} {'pinned' if pinned else 'NOT pinned'}"
-                        f"{'' if inst.gpu in gpus else ' (GPU missing)'}")
-    legacy = host.get_fact(SystemdUnitState, unit=cfg.ollama_legacy_unit)
-    if legacy.get("LoadState") != "not-found":
-        retired = legacy.get("ActiveState") != "active" and legacy.get("UnitFileState") != "enabled"
-        closed &= retired
-        evidence.append(f"{cfg.ollama_legacy_unit}: {legacy.get('ActiveState')}/{legacy.get('UnitFileState')}"
-                        f"{'' if retired else ' (single instance still in service)'}")
-    return Finding(CLOSED if closed else OPEN, evidence)
-
-
-def nginx_lb(host: Host) -> Finding:
-    """G2 is closed when nginx runs and the LB site listens on lb_port with the configured method in front of
-    exactly the configured instance ports."""
-    try:
-        cfg = validate_compute(host.data.dict(), host.name)
-    except ValidationError as exc:
-        return Finding(UNKNOWN, [str(exc)])
-    nginx = host.get_fact(SystemdUnitState, unit="nginx.service")
-    site = host.get_fact(NginxSiteSummary, path=cfg.lb_config_path)
-    evidence = [f"nginx.service: {nginx.get('ActiveState', '?')}/{nginx.get('UnitFileState', '?')}"]
-    if site is None:
-        return Finding(OPEN, [*evidence, f"{cfg.lb_config_path}: absent"])
-    want = sorted(f"127.0.0.1:{i.port}" for i in cfg.instances)
-    upstreams = list(site["upstreams"].values())
-    match = [u for u in upstreams if sorted(u["servers"]) == want and u["method"] == cfg.lb_method]
-    listening = cfg.lb_port in site["listen"]
-    evidence.append(f"{cfg.lb_config_path}: listen {site['listen']}, upstreams "
-                    + "; ".join(f"{u['method']} {','.join(u['servers'])}" for u in upstreams))
-    closed = _running(nginx) and bool(match) and listening
-    return Finding(CLOSED if closed else OPEN, evidence)
 
 
 def secret_files(host: Host) -> Finding:
@@ -128,7 +78,7 @@ def tabbyapi(host: Host) -> Finding:
     evidence = [f"tabbyapi.service: {state.get('ActiveState')}/{state.get('UnitFileState')}",
                 f"prestart: {'yes' if has_prestart else 'no'}; StartLimitBurst={burst}",
                 f"/health: {health or 'no answer'}", gpu_line]
-    closed = _running(state) and has_prestart and health == "200" and gpus_ok
+    closed = running(state) and has_prestart and health == "200" and gpus_ok
     return Finding(CLOSED if closed else OPEN, evidence)
 
 

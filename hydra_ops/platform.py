@@ -6,11 +6,28 @@ group data (``platform``) or read from the host (facts/platform.py).
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from pyinfra import host
 from pyinfra.api.exceptions import PyinfraError
 
 from facts.platform import PLATFORMS, Platform
 from hydra_ops.registry import gap
+from hydra_ops.settings import AbsPath, Options
+
+
+class PlatformOptions(Options):
+    """Settings every host has: its platform and where platform-specific files go."""
+
+    prefixes = ("nixos_",)
+
+    platform: Literal["debian", "nixos", "unraid"] | None = Field(
+        None, description="Pin the platform instead of detecting it (/etc/NIXOS, /etc/unraid-version, os-release).")
+    nixos_config_dir: AbsPath = Field("/etc/nixos", description="NixOS: where configuration.nix lives; hydra-ops "
+                                                                "writes <dir>/hydra-ops/ and adds one import.")
+    expected_gpu_count: int | None = Field(None, ge=0, description="GPUs nvidia-smi should list; the G1/G10 "
+                                                                   "audits report a host that shows another count.")
 
 
 class UnsupportedPlatform(PyinfraError):

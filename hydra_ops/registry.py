@@ -29,6 +29,7 @@ class Gap:
     smoke: list[str] = field(default_factory=list)
     tracked_in: str | None = None
     platforms: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
     pending: str | None = None
 
     @property

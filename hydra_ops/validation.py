@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,21 +29,11 @@ class ValidationError(PyinfraError):
 
 
 @dataclass(frozen=True)
-class OllamaInstance:
-    gpu: int
-    port: int
-
-    @property
-    def unit(self) -> str:
-        return f"ollama@{self.port}.service"
-
-
-@dataclass(frozen=True)
 class Settings:
     """A host's validated group data (attribute access to every key), plus derived Ollama instances for compute."""
 
     data: Mapping[str, Any]
-    instances: tuple[OllamaInstance, ...]
+    instances: tuple[Any, ...] = ()
 
     def __getattr__(self, name: str) -> Any:
         return self.data[name]
@@ -104,102 +94,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Settings:
-    """Check G1/G2 group data; raise ValidationError naming every bad key, or return the typed config."""
-    c = _Checker(data)
-    c.match("ollama_version", re.compile(r"^[0-9A-Za-z._-]+$"), "a version label")
-    c.url("ollama_release_url")
-    c.match("ollama_release_sha256", SHA256, "a sha256 (64 lowercase hex digits)")
-    for key in ("ollama_install_root", "ollama_models_dir"):
-        c.path(key)
-    c.match("ollama_user", re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a user name")
-    c.address("ollama_bind_address")
-    c.match("ollama_keep_alive", re.compile(r"^-?\d+(ms|s|m|h)?$"), "a duration like 30m")
-    c.int_range("ollama_num_parallel", 1, 256)
-    c.int_range("ollama_max_loaded_models", 1, 64)
-    c.int_range("ollama_ready_timeout", 1, 3600)
-    if not isinstance(c.get("ollama_flash_attention"), bool):
-        c.problems.append(f"ollama_flash_attention: {data.get('ollama_flash_attention')!r} is not true/false")
-    models = c.typed("ollama_models", list, "a list")
-    c.each("ollama_models", models, lambda m: not isinstance(m, str) or not MODEL.match(m),
-           "is not a model name like qwen2.5:7b")
-    env = c.typed("ollama_extra_env", dict, "a mapping")
-    c.each("ollama_extra_env", env, lambda k: not isinstance(k, str) or not ENV_NAME.match(k),
-           "is not an environment variable name")
-    c.each("ollama_extra_env", (env or {}).items(), lambda kv: not isinstance(kv[1], str) or "\n" in kv[1],
-           "must have a single-line string value")
-    c.match("ollama_nix_package", NIX_ATTR, "a nixpkgs attribute path like ollama-cuda")
-    for key in ("ollama_open_firewall", "lb_open_firewall"):
-        if not isinstance(c.get(key), bool):
-            c.problems.append(f"{key}: {data.get(key)!r} is not true/false")
-    c.path("nixos_config_dir")
-    c.match("ollama_legacy_unit", re.compile(r"^[\w@.-]+\.service$"), "a systemd service name")
-    instances = _instances(c)
-
-    c.int_range("lb_port", 1, 65535)
-    c.address("lb_listen_address")
-    c.path("lb_config_path")
-    method = c.get("lb_method")
-    if method is not None and method not in LB_METHODS:
-        c.problems.append(f"lb_method: {method!r} is not one of {', '.join(LB_METHODS)}")
-    c.int_range("lb_keepalive", 1, 10000)
-    c.int_range("lb_max_fails", 0, 100)
-    c.int_range("lb_next_upstream_tries", 0, 100)
-    for key in ("lb_fail_timeout", "lb_proxy_connect_timeout", "lb_proxy_read_timeout", "lb_proxy_send_timeout"):
-        c.match(key, DURATION, "an nginx time like 600s")
-    c.match("lb_client_max_body_size", re.compile(r"^\d+[kKmMgG]?$"), "an nginx size like 64m")
-    c.match("lb_upstream_host_header", re.compile(r"^[A-Za-z0-9.:\[\]-]+$"), "a host name or address")
-    extra = c.typed("lb_extra_directives", list, "a list of strings")
-    c.each("lb_extra_directives", extra, lambda d: not isinstance(d, str) or any(ch in d for ch in "{}\n"),
-           "is not a single directive (a string without braces or newlines)")
-    lb_port = data.get("lb_port")
-    if any(i.port == lb_port for i in instances):
-        c.problems.append(f"lb_port: {lb_port} is also an Ollama instance's port")
-
-    if c.problems:
-        raise ValidationError(host, c.problems)
-    return Settings(data=data, instances=tuple(instances))
-
-
-def _instances(c: _Checker) -> list[OllamaInstance]:
-    raw = c.get("ollama_instances")
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or not raw:
-        c.problems.append(f"ollama_instances: {raw!r} is not a non-empty list of {{gpu, port}}")
-        return []
-    out: list[OllamaInstance] = []
-    for n, item in enumerate(raw):
-        where = f"ollama_instances[{n}]"
-        if not isinstance(item, dict) or set(item) != {"gpu", "port"}:
-            c.problems.append(f"{where}: {item!r} must be exactly {{'gpu': index, 'port': port}}")
-            continue
-        gpu, port = item["gpu"], item["port"]
-        if not _is_int(gpu) or gpu < 0:
-            c.problems.append(f"{where}.gpu: {gpu!r} is not a GPU index (0, 1, ...)")
-            continue
-        if not _is_int(port) or not 1 <= port <= 65535:
-            c.problems.append(f"{where}.port: {port!r} is out of range (1-65535)")
-            continue
-        out.append(OllamaInstance(gpu=gpu, port=port))
-    seen_ports: dict[int, int] = {}
-    seen_gpus: dict[int, int] = {}
-    for inst in out:
-        if inst.port in seen_ports:
-            c.problems.append(f"ollama_instances: port {inst.port} is used twice")
-        if inst.gpu in seen_gpus:
-            c.problems.append(f"ollama_instances: GPU {inst.gpu} is given to two instances")
-        seen_ports[inst.port] = seen_gpus[inst.gpu] = 1
-    return out
-
-
-def check_gpus(config: Settings, gpus: list[dict[str, Any]], host: str = "hydra-compute") -> None:
+def check_gpus(instances: Sequence[Any], gpus: list[dict[str, Any]], host: str = "hydra-compute") -> None:
     """Every instance's GPU index must be one nvidia-smi shows on the host."""
     present = {g["index"] for g in gpus}
     problems = [
         f"ollama_instances: GPU {i.gpu} (port {i.port}) does not exist on {host}; nvidia-smi shows "
         + (", ".join(f"{g['index']} ({g['name']})" for g in gpus) or "no GPUs")
-        for i in config.instances if i.gpu not in present
+        for i in instances if i.gpu not in present
     ]
     if problems:
         raise ValidationError(host, problems)
@@ -258,7 +159,6 @@ def validate_ai(data: Mapping[str, Any], host: str = "hydra-ai") -> Settings:
            "is not a nixpkgs attribute path")
     if not isinstance(c.get("tabby_open_firewall"), bool):
         c.problems.append(f"tabby_open_firewall: {data.get('tabby_open_firewall')!r} is not true/false")
-    c.path("nixos_config_dir")
     c.path("tabby_install_root")
     c.path("tabby_model_dir")
     c.match("tabby_user", re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a user name")

@@ -16,11 +16,15 @@ from pyinfra.operations import apt, files, server, systemd
 
 from facts.gpus import NvidiaGpus
 from facts.systemd_units import SystemdUnitState
+from hydra_ops import nix
 from hydra_ops.gaps.g03_secrets import host_secrets
-from hydra_ops.operations import release
+from hydra_ops.operations import nixos, release
 from hydra_ops.operations.secret import secret_file
-from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
+from hydra_ops.operations.service import GPU_GROUPS, gpu_service_user, run_and_restart_on_change
+from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.render import render
+from hydra_ops.settings import load
+from hydra_ops.systemd_ini import parse, to_nixos
 from hydra_ops.validation import Settings, ValidationError, validate_ai, validate_tabby_roles
 
 UNIT = "tabbyapi.service"
@@ -82,22 +86,64 @@ def tabbyapi() -> None:
     if missing:
         raise ValidationError(host.name, [f"tabby_gpus: GPU {', '.join(map(str, missing))} not shown by nvidia-smi"])
     keys = host_secrets(["tabby_api_key", "tabby_admin_key"])
+    on_nixos = current() == "nixos"
+    config_dir = load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir
 
-    apt.packages(name="G10: python3-venv, curl, procps, iproute2",
-                 packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"], update=True,
-                 cache_time=3600)
-    gpu_service_user("G10", serving.tabby_user)
+    if on_nixos:
+        nixos.modules(name="G10: NixOS module tabbyapi-base.nix (user, python3 and tools)",
+                      files_wanted={"tabbyapi-base.nix": nixos_base_module(serving)},
+                      config_dir=config_dir, health=[], timeout=30)
+    else:
+        apt.packages(name="G10: python3-venv, curl, procps, iproute2",
+                     packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"], update=True,
+                     cache_time=3600)
+        gpu_service_user("G10", serving.tabby_user)
     files.directory(name="G10: install root", path=serving.tabby_install_root, mode="755")
     files.directory(name="G10: hydra-ops script directory", path=serving.hydra_lib_dir, mode="755")
 
     _backup_when_switching(serving)
-    _service(serving, UNIT, keys)
-    if canary is not None:
-        _service(canary, CANARY_UNIT, keys)
-    elif host.get_fact(SystemdUnitState, unit=CANARY_UNIT).get("LoadState") == "loaded":
+    roles_wanted = [(serving, UNIT)] + ([(canary, CANARY_UNIT)] if canary is not None else [])
+    parts = {unit: _service(cfg, unit, keys, on_nixos) for cfg, unit in roles_wanted}
+    if on_nixos:
+        nixos.modules(name="G10: NixOS module tabbyapi.nix (dry-build, switch, health check, rollback on failure)",
+                      files_wanted={"tabbyapi.nix": nixos_module([(cfg, unit) for cfg, unit in roles_wanted])},
+                      config_dir=config_dir, timeout=serving.tabby_timeout_start_sec,
+                      health=[f"curl -fsS -o /dev/null http://127.0.0.1:{cfg.tabby_port}/health"
+                              for cfg, _ in roles_wanted])
+    for cfg, unit in roles_wanted:
+        run_and_restart_on_change("G10", unit, parts[unit], f"http://127.0.0.1:{cfg.tabby_port}/health",
+                                  cfg.tabby_timeout_start_sec, manage_enable=not on_nixos)
+    if canary is None and not on_nixos and (
+            host.get_fact(SystemdUnitState, unit=CANARY_UNIT).get("LoadState") == "loaded"):
         systemd.service(name=f"G10: {CANARY_UNIT} stopped (no canary, or it was promoted)", service=CANARY_UNIT,
                         running=False, enabled=False)
     _forget_keys_of_superseded_installs(serving, canary)
+
+
+def nixos_base_module(cfg: Settings) -> str:
+    """What the imperative install needs first on NixOS: the service user and python3 for the venv."""
+    user = cfg.tabby_user
+    return nix.module({
+        "users": {"users": {user: {"isSystemUser": True, "group": user, "extraGroups": list(GPU_GROUPS),
+                                   "description": "TabbyAPI (hydra-ops G10)"}},
+                  "groups": {user: {}, **{g: {} for g in GPU_GROUPS}}},
+        "environment": {"systemPackages": [nix.pkg_ref(p) for p in cfg.tabby_nix_packages]},
+    }, "Managed by hydra-ops (G10): the TabbyAPI service user and the tools its install and prestart use.")
+
+
+def nixos_module(units: list[tuple[Settings, str]]) -> str:
+    """TabbyAPI's units as NixOS options: the Debian unit's directives, plus the prestart's tools on PATH and
+    the NVIDIA driver's libraries (pip's CUDA wheels look for libcuda there on NixOS)."""
+    services, ports = {}, []
+    for cfg, unit in units:
+        service = to_nixos(parse(unit_file(cfg, unit)))
+        service["path"] = [nix.pkg_ref(p) for p in cfg.tabby_nix_packages] + ["/run/current-system/sw"]
+        service["environment"] = {**service.get("environment", {}), "LD_LIBRARY_PATH": "/run/opengl-driver/lib"}
+        services[unit.removesuffix(".service")] = service
+        ports += [cfg.tabby_port] if cfg.tabby_open_firewall else []
+    return nix.module({"systemd": {"services": services}, "networking": {"firewall": {"allowedTCPPorts": ports}}},
+                      "Managed by hydra-ops (G10): TabbyAPI (seed 002) and its canary. Rendered from group data;\n"
+                      "edit group_data/ai.py and re-run the deploy instead of this file.")
 
 
 def _forget_keys_of_superseded_installs(serving: Settings, canary: Settings | None) -> None:
@@ -122,8 +168,9 @@ def _backup_when_switching(cfg: Settings) -> None:
             "echo \"backed up to $dest\""])
 
 
-def _service(cfg: Settings, unit: str, keys: dict[str, str]) -> None:
-    """One TabbyAPI install + config + unit; restarted only when one of its parts changed."""
+def _service(cfg: Settings, unit: str, keys: dict[str, str], on_nixos: bool) -> list:
+    """One TabbyAPI install + config (+ the unit file on Debian); returns the operations whose change must
+    restart the unit (on NixOS the unit itself is declared in tabbyapi.nix)."""
     app, label = app_dir(cfg), unit.removesuffix(".service")
     installed = release.tarball(name=f"G10: {label}: TabbyAPI {cfg.tabby_revision} (sha256 checked)",
                                 url=cfg.tabby_source_url, sha256=cfg.tabby_source_sha256, dest=app,
@@ -147,9 +194,9 @@ def _service(cfg: Settings, unit: str, keys: dict[str, str]) -> None:
                          group=cfg.tabby_user)
     prestart = files.put(name=f"G10: {label}: prestart script", src=StringIO(prestart_script(cfg, unit)),
                          dest=prestart_path(cfg, unit), mode="755")
-    unit_op = files.put(name=f"G10: {unit}", src=StringIO(unit_file(cfg, unit)), dest=f"/etc/systemd/system/{unit}",
-                        mode="644")
-    systemd.daemon_reload(name=f"G10: {label}: reload systemd units", _if=unit_op.did_change)
-    changed = [op for op in (installed, venv, config, tokens, prestart, unit_op) if op is not None]
-    run_and_restart_on_change("G10", unit, changed, f"http://127.0.0.1:{cfg.tabby_port}/health",
-                              cfg.tabby_timeout_start_sec)
+    unit_op = None
+    if not on_nixos:
+        unit_op = files.put(name=f"G10: {unit}", src=StringIO(unit_file(cfg, unit)),
+                            dest=f"/etc/systemd/system/{unit}", mode="644")
+        systemd.daemon_reload(name=f"G10: {label}: reload systemd units", _if=unit_op.did_change)
+    return [op for op in (installed, venv, config, tokens, prestart, unit_op) if op is not None]

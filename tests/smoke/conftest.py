@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import testinfra
 
+from hydra_ops.services import Compute
+from hydra_ops.services import compute as validate_compute
 from hydra_ops.targets import Target, selected, targets
-from hydra_ops.validation import Settings, validate_compute
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,7 @@ def cluster_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def compute(cluster_name: str) -> list[tuple[Target, Settings, Any]]:
+def compute(cluster_name: str) -> list[tuple[Target, Compute, Any]]:
     """(target, validated config, testinfra host) for every host in the compute group."""
     out = []
     for target in targets(cluster_name):

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from facts.gpus import QUERY, parse_gpu_csv
-from facts.nginx import summarize
+from facts.nginx import LIVE_CONFIG, summarize
 from tests.smoke.conftest import unit_state
 
 TIMEOUT = 30
@@ -22,14 +22,14 @@ class TestOllamaInstances:
 
     def test_each_instance_answers_api_version(self, compute: list[Any]) -> None:
         for target, cfg, _ in compute:
-            for inst in cfg.instances:
+            for inst in cfg.ollama.instances:
                 resp = requests.get(f"http://{target.address}:{inst.port}/api/version", timeout=TIMEOUT)
                 assert resp.status_code == 200, f"{target.name}:{inst.port} answered {resp.status_code}"
                 assert resp.json().get("version"), f"{target.name}:{inst.port} gave no version"
 
     def test_each_unit_is_loaded_active_and_enabled(self, compute: list[Any]) -> None:
         for _, cfg, host in compute:
-            for inst in cfg.instances:
+            for inst in cfg.ollama.instances:
                 state = unit_state(host, inst.unit)
                 assert (state["LoadState"], state["ActiveState"], state["SubState"], state["UnitFileState"]) == (
                     "loaded", "active", "running", "enabled"), f"{inst.unit}: {state}"
@@ -38,7 +38,7 @@ class TestOllamaInstances:
         for _, cfg, host in compute:
             gpus = {g["index"]: g for g in parse_gpu_csv(host.check_output(
                 f"nvidia-smi --query-gpu={QUERY} --format=csv,noheader,nounits").splitlines())}
-            for inst in cfg.instances:
+            for inst in cfg.ollama.instances:
                 state = unit_state(host, inst.unit)
                 environ = host.check_output(f"tr '\\0' '\\n' < /proc/{state['MainPID']}/environ").splitlines()
                 assert f"CUDA_VISIBLE_DEVICES={inst.gpu}" in environ, f"{inst.unit} is not pinned to GPU {inst.gpu}"
@@ -50,14 +50,14 @@ class TestOllamaInstances:
 
     def test_the_single_legacy_instance_is_retired(self, compute: list[Any]) -> None:
         for _, cfg, host in compute:
-            state = unit_state(host, cfg.ollama_legacy_unit)
-            assert state["ActiveState"] != "active", f"{cfg.ollama_legacy_unit} still runs"
-            assert state["UnitFileState"] != "enabled", f"{cfg.ollama_legacy_unit} still enabled"
+            state = unit_state(host, cfg.ollama.ollama_legacy_unit)
+            assert state["ActiveState"] != "active", f"{cfg.ollama.ollama_legacy_unit} still runs"
+            assert state["UnitFileState"] != "enabled", f"{cfg.ollama.ollama_legacy_unit} still enabled"
 
     def test_every_instance_sees_the_shared_models(self, compute: list[Any]) -> None:
         for target, cfg, _ in compute:
-            wanted = {m if ":" in m else f"{m}:latest" for m in cfg.ollama_models}
-            for inst in cfg.instances:
+            wanted = {m if ":" in m else f"{m}:latest" for m in cfg.ollama.ollama_models}
+            for inst in cfg.ollama.instances:
                 tags = requests.get(f"http://{target.address}:{inst.port}/api/tags", timeout=TIMEOUT).json()
                 assert wanted <= {m["name"] for m in tags["models"]}, f":{inst.port} lacks models"
 
@@ -67,29 +67,29 @@ class TestLoadBalancer:
 
     def test_lb_answers_api_version(self, compute: list[Any]) -> None:
         for target, cfg, _ in compute:
-            resp = requests.get(f"http://{target.address}:{cfg.lb_port}/api/version", timeout=TIMEOUT)
-            assert resp.status_code == 200 and resp.json().get("version"), f"LB :{cfg.lb_port} {resp.status_code}"
+            resp = requests.get(f"http://{target.address}:{cfg.lb.lb_port}/api/version", timeout=TIMEOUT)
+            assert resp.status_code == 200 and resp.json().get("version"), f"LB :{cfg.lb.lb_port} {resp.status_code}"
 
     def test_nginx_runs_with_a_valid_config(self, compute: list[Any]) -> None:
         for _, _, host in compute:
             state = unit_state(host, "nginx.service")
             assert (state["ActiveState"], state["UnitFileState"]) == ("active", "enabled"), state
-            assert host.run("nginx -t").rc == 0
+            assert host.run(LIVE_CONFIG.replace("nginx -T", "nginx -t")).rc == 0  # the file nginx runs with
 
     def test_lb_config_matches_group_data(self, compute: list[Any]) -> None:
         for _, cfg, host in compute:
-            summary = summarize(host.file(cfg.lb_config_path).content_string)
-            assert cfg.lb_port in summary["listen"]
-            assert {"method": cfg.lb_method, "servers": [f"127.0.0.1:{i.port}" for i in cfg.instances]} in list(
-                summary["upstreams"].values())
+            summary = summarize(host.check_output(LIVE_CONFIG))
+            assert cfg.lb.lb_port in summary["listen"]
+            servers = [f"127.0.0.1:{i.port}" for i in cfg.ollama.instances]
+            assert {"method": cfg.lb.lb_method, "servers": servers} in list(summary["upstreams"].values())
 
     def test_lb_spreads_requests_over_every_instance(self, compute: list[Any]) -> None:
         for target, cfg, _ in compute:
-            model = cfg.ollama_models[0]
+            model = cfg.ollama.ollama_models[0]
             body = {"model": model, "prompt": "ping", "stream": False, "options": {"num_predict": 1}}
-            count = 4 * len(cfg.instances)
+            count = 4 * len(cfg.ollama.instances)
 
-            def ask(_: int, url: str = f"http://{target.address}:{cfg.lb_port}/api/generate",
+            def ask(_: int, url: str = f"http://{target.address}:{cfg.lb.lb_port}/api/generate",
                     body: dict[str, Any] = body) -> str:
                 resp = requests.post(url, json=body, timeout=120)
                 resp.raise_for_status()
@@ -97,4 +97,4 @@ class TestLoadBalancer:
 
             with ThreadPoolExecutor(count) as pool:
                 served = list(pool.map(ask, range(count)))
-            assert set(served) == {f"127.0.0.1:{i.port}" for i in cfg.instances}, served
+            assert set(served) == {f"127.0.0.1:{i.port}" for i in cfg.ollama.instances}, served

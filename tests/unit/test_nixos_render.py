@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.gaps import g01_dual_ollama as g01
-from hydra_ops.gaps import g02_nginx_lb as g02
 from hydra_ops.gaps import g10_tabbyapi as g10
 from hydra_ops.render import render
+from hydra_ops.services import compute
+from hydra_ops.services.lb import nixos as lb_nixos
+from hydra_ops.services.lb.state import site
+from hydra_ops.services.ollama import nixos as ollama_nixos
+from hydra_ops.services.ollama.state import env_file, unit_file
 from hydra_ops.systemd_ini import grouped, parse, parse_env
 from hydra_ops.targets import load_inventory
-from hydra_ops.validation import validate_ai, validate_compute
+from hydra_ops.validation import validate_ai
 
 LIB = PROJECT_ROOT / "devcluster" / "nixos" / "lib"  # the evaluator the nixos-rebuild double uses
 STORE = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz"
@@ -73,11 +76,11 @@ def assert_same_service(debian_unit: str, env_text: str, nixos: dict[str, Any], 
 
 
 def test_ollama_instances_are_the_same_service_on_both_platforms(data: dict, tmp_path: Path) -> None:
-    cfg = validate_compute(data["compute"])
-    config = evaluate(tmp_path, {"ollama.nix": g01.nixos_module(cfg)})
+    cfg = compute(data["compute"]).ollama
+    config = evaluate(tmp_path, {"ollama.nix": ollama_nixos.module(cfg)})
     services = config["systemd"]["services"]
     for inst in cfg.instances:
-        assert_same_service(g01.unit_file(cfg), g01.env_file(cfg, inst.gpu, inst.port),
+        assert_same_service(unit_file(cfg), env_file(cfg, inst),
                             services[f"ollama@{inst.port}"], f"{STORE}-ollama-cuda-1/bin/ollama serve")
         assert services[f"ollama@{inst.port}"]["environment"]["CUDA_VISIBLE_DEVICES"] == str(inst.gpu)
     assert config["services"]["ollama"]["enable"] is False  # the audit's single instance, off in this generation
@@ -89,13 +92,13 @@ def test_ollama_instances_are_the_same_service_on_both_platforms(data: dict, tmp
 
 
 def test_the_lb_is_the_same_nginx_config_on_both_platforms(data: dict, tmp_path: Path) -> None:
-    cfg = validate_compute(data["compute"])
-    site = g02.lb_config(cfg)
-    config = evaluate(tmp_path, {"ollama-lb.nix": g02.nixos_module(cfg, site)})
+    c = compute(data["compute"])
+    config_text = site(c.lb, [i.port for i in c.ollama.instances])
+    config = evaluate(tmp_path, {"ollama-lb.nix": lb_nixos.module(c.lb, config_text)})
     nginx = config["services"]["nginx"]
     assert nginx["enable"] is True and nginx["enableReload"] is True
-    assert nginx["appendHttpConfig"].strip() == site.strip()
-    assert config["networking"]["firewall"]["allowedTCPPorts"] == [cfg.lb_port]
+    assert nginx["appendHttpConfig"].strip() == config_text.strip()
+    assert config["networking"]["firewall"]["allowedTCPPorts"] == [c.lb.lb_port]
 
 
 def test_tabbyapi_is_the_same_service_on_both_platforms(data: dict, tmp_path: Path) -> None:

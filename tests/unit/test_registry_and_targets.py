@@ -9,6 +9,7 @@ from pathlib import Path
 from hydra_ops import PROJECT_ROOT, TEMPLATES
 from hydra_ops.doubles.pack import pack_ollama
 from hydra_ops.registry import gap, gaps, runbook
+from hydra_ops.services import compute
 from hydra_ops.targets import targets
 
 
@@ -50,7 +51,7 @@ def test_real_cluster_switch_targets_the_seed_addresses_without_connecting(tmp_p
     assert real["hydra-compute"].testinfra_url == f"ssh://hydra-compute?ssh_config={tmp_path}/hydra-ops/real/ssh_config"
     assert "HostName 192.168.1.203" in Path(real["hydra-compute"].ssh_config).read_text()
     assert "compute" in real["hydra-compute"].groups
-    assert real["hydra-compute"].data["ollama_release_url"].startswith("https://github.com/ollama/ollama/")
+    assert compute(real["hydra-compute"].data).ollama.ollama_release_url.startswith("https://github.com/ollama/ollama/")
 
 
 def test_double_tarball_is_deterministic_and_shaped_like_upstream(tmp_path: Path) -> None:

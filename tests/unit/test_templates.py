@@ -8,17 +8,23 @@ import jinja2
 import pytest
 
 from facts.nginx import summarize
-from hydra_ops.gaps.g01_dual_ollama import env_file, unit_file
-from hydra_ops.gaps.g02_nginx_lb import lb_config
 from hydra_ops.render import render
-from hydra_ops.validation import validate_compute
+from hydra_ops.services import compute
+from hydra_ops.services.lb.state import fingerprint, site
+from hydra_ops.services.ollama.options import Instance
+from hydra_ops.services.ollama.state import env_file, unit_file
+
+
+def lb_config(data: dict[str, Any]) -> str:
+    c = compute(data)
+    return site(c.lb, [i.port for i in c.ollama.instances])
 
 FOUR = [{"gpu": n, "port": 11434 + n} for n in range(4)]
 
 
 def test_env_file_pins_one_gpu_and_shares_the_model_store(compute_data: dict[str, Any]) -> None:
-    cfg = validate_compute(compute_data)
-    env = dict(line.split("=", 1) for line in env_file(cfg, 1, 11435).splitlines() if "=" in line
+    env = dict(line.split("=", 1) for line in env_file(compute(compute_data).ollama, Instance(gpu=1, port=11435))
+               .splitlines() if "=" in line
                and not line.startswith("#"))
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
     assert env["OLLAMA_HOST"] == "0.0.0.0:11435"
@@ -28,13 +34,13 @@ def test_env_file_pins_one_gpu_and_shares_the_model_store(compute_data: dict[str
 
 
 def test_extra_env_is_rendered_sorted(compute_data: dict[str, Any]) -> None:
-    cfg = validate_compute({**compute_data, "ollama_extra_env": {"ZED": "1", "ALPHA": "2"}})
-    text = env_file(cfg, 0, 11434)
+    o = compute({**compute_data, "ollama_extra_env": {"ZED": "1", "ALPHA": "2"}}).ollama
+    text = env_file(o, Instance(gpu=0, port=11434))
     assert text.index("ALPHA=2") < text.index("ZED=1")
 
 
 def test_unit_is_a_hardened_template(compute_data: dict[str, Any]) -> None:
-    unit = unit_file(validate_compute(compute_data))
+    unit = unit_file(compute(compute_data).ollama)
     for line in ("EnvironmentFile=/etc/ollama/%i.env", "User=ollama", "Restart=always", "ProtectSystem=strict",
                  "NoNewPrivileges=yes", "DevicePolicy=closed", "DeviceAllow=char-nvidia-uvm rw",
                  "CapabilityBoundingSet=", "PrivateUsers=yes", "ReadWritePaths=/var/lib/ollama/models"):
@@ -42,8 +48,7 @@ def test_unit_is_a_hardened_template(compute_data: dict[str, Any]) -> None:
 
 
 def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str, Any]) -> None:
-    cfg = validate_compute({**compute_data, "ollama_instances": FOUR})
-    text = lb_config(cfg)
+    text = lb_config({**compute_data, "ollama_instances": FOUR})
     summary = summarize(text)
     assert summary["listen"] == [11400]
     assert summary["upstreams"]["ollama_backend"] == {
@@ -56,7 +61,7 @@ def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str
 
 
 def test_round_robin_writes_no_method_line(compute_data: dict[str, Any]) -> None:
-    text = lb_config(validate_compute({**compute_data, "lb_method": "round_robin"}))
+    text = lb_config({**compute_data, "lb_method": "round_robin"})
     assert "least_conn;" not in text and summarize(text)["upstreams"]["ollama_backend"]["method"] == "round_robin"
 
 
@@ -66,9 +71,7 @@ def test_missing_variable_is_an_error() -> None:
 
 
 def test_lb_fingerprint_changes_with_content_only(compute_data: dict[str, Any]) -> None:
-    from hydra_ops.gaps.g02_nginx_lb import fingerprint
-
-    base = lb_config(validate_compute(compute_data))
-    assert fingerprint(base) == fingerprint(lb_config(validate_compute(compute_data)))
-    other = lb_config(validate_compute({**compute_data, "lb_keepalive": 8}))
+    base = lb_config(compute_data)
+    assert fingerprint(base) == fingerprint(lb_config(compute_data))
+    other = lb_config({**compute_data, "lb_keepalive": 8})
     assert len(fingerprint(base)) == 16 and fingerprint(base) != fingerprint(other)

@@ -1,0 +1,42 @@
+"""The nginx load balancer (G2): least_conn over the Ollama instances on :11400.
+
+options.py declares the settings, state.py the site config, debian.py and nixos.py render it per platform,
+detect.py reads the live config nginx runs.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+
+from hydra_ops.platform import PlatformOptions, current
+from hydra_ops.services.lb import debian, nixos
+from hydra_ops.services.lb.options import LbOptions
+from hydra_ops.services.lb.state import site
+from hydra_ops.services.ollama.options import OllamaOptions
+from hydra_ops.settings import load, load_all
+from hydra_ops.validation import ValidationError
+
+PLATFORMS = ("debian", "nixos")
+
+
+def options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, list[int]]:
+    """The LB's options and the instance ports it balances (the LB port must not be one of them)."""
+    data = host.data.dict() if data is None else data
+    name = name or host.name
+    lb, ollama = load_all(data, name, LbOptions, OllamaOptions)
+    ports = [i.port for i in ollama.instances]
+    if lb.lb_port in ports:
+        raise ValidationError(name, [f"lb_port: {lb.lb_port} is also an Ollama instance's port"])
+    return lb, ports
+
+
+@deploy("G2 nginx LB")
+def deploy_lb() -> None:
+    """Put the LB config in place the platform's checked way."""
+    lb, ports = options()
+    config = site(lb, ports)
+    if current() == "nixos":
+        nixos.apply(lb, config, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
+    else:
+        debian.apply(lb, config)

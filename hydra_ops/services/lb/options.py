@@ -1,0 +1,44 @@
+"""The nginx load balancer in front of the Ollama instances (G2): every option, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from hydra_ops.settings import AbsPath, Address, Duration, Options, Port
+
+
+def _directive(text: str) -> str:
+    if any(ch in text for ch in "{}\n"):
+        raise ValueError("is not a single directive (a string without braces or newlines)")
+    return text
+
+
+class LbOptions(Options):
+    """hydra-compute's LB: least_conn over the instances on :11400, streaming-safe, failing over."""
+
+    prefixes = ("lb_",)
+
+    lb_port: Port = Field(11400, description="Port the LB listens on (seed 000 Gap 2).")
+    lb_listen_address: Address = Field("0.0.0.0", description="Address the LB listens on.")
+    lb_open_firewall: bool = Field(True, description="NixOS: open lb_port in networking.firewall (seed 000 §6.1).")
+    lb_config_path: AbsPath = Field("/etc/nginx/conf.d/ollama-lb.conf",
+                                    description="Debian: where the site is written (nginx includes conf.d/*.conf).")
+    lb_method: Literal["least_conn", "round_robin", "ip_hash"] = Field(
+        "least_conn", description="Balancing method (seed: least_conn).")
+    lb_keepalive: int = Field(32, ge=1, le=10000, description="Idle upstream connections kept per worker.")
+    lb_max_fails: int = Field(2, ge=0, le=100, description="Failures within fail_timeout that mark an instance down.")
+    lb_fail_timeout: Duration = Field("10s", description="Passive health window and how long a failed instance "
+                                                         "is skipped.")
+    lb_proxy_connect_timeout: Duration = Field("5s", description="Connect timeout; short so a dead instance fails "
+                                                                 "over fast.")
+    lb_proxy_read_timeout: Duration = Field("600s", description="Must cover queueing + model load + first token.")
+    lb_proxy_send_timeout: Duration = Field("600s", description="Send timeout for large prompts.")
+    lb_next_upstream_tries: int = Field(2, ge=0, le=100, description="Upstreams tried per request (failover).")
+    lb_client_max_body_size: Annotated[str, Field(pattern=r"^\d+[kKmMgG]?$")] = Field(
+        "64m", description="Largest request body (prompts, images).")
+    lb_upstream_host_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]+$")] = Field(
+        "127.0.0.1", description="Host header sent upstream; loopback-bound Ollama refuses foreign names (403).")
+    lb_extra_directives: list[Annotated[str, AfterValidator(_directive)]] = Field(
+        default_factory=list, description="Raw nginx directives appended inside the LB's location block.")

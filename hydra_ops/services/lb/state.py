@@ -1,0 +1,38 @@
+"""The LB's desired state on any platform: one nginx upstream + server block, stamped with its own fingerprint
+(served as X-Hydra-LB-Config) so a deploy can wait until nginx really serves it (reloads are asynchronous)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hydra_ops.render import render
+from hydra_ops.services.lb.options import LbOptions
+
+
+def site(lb: LbOptions, ports: list[int]) -> str:
+    """The LB config for upstream instance ports, with its fingerprint."""
+    draft = _render(lb, ports, stamp="")
+    return _render(lb, ports, stamp=hashlib.sha256(draft.encode()).hexdigest()[:16])
+
+
+def fingerprint(config: str) -> str:
+    """The stamp site() put into a rendered config."""
+    return config.split('X-Hydra-LB-Config "', 1)[1].split('"', 1)[0]
+
+
+def serving(lb: LbOptions, config: str) -> str:
+    """A shell test that succeeds once nginx answers with this config's fingerprint."""
+    address = "127.0.0.1" if lb.lb_listen_address in ("0.0.0.0", "::") else lb.lb_listen_address
+    return (f"curl -s -o /dev/null -D - http://{address}:{lb.lb_port}/ "
+            f"| grep -qi '^x-hydra-lb-config: {fingerprint(config)}'")
+
+
+def _render(lb: LbOptions, ports: list[int], stamp: str) -> str:
+    return render(
+        "nginx-ollama-lb.conf.j2", method=lb.lb_method, ports=ports, max_fails=lb.lb_max_fails,
+        fail_timeout=lb.lb_fail_timeout, keepalive=lb.lb_keepalive, listen_address=lb.lb_listen_address,
+        port=lb.lb_port, client_max_body_size=lb.lb_client_max_body_size, host_header=lb.lb_upstream_host_header,
+        connect_timeout=lb.lb_proxy_connect_timeout, read_timeout=lb.lb_proxy_read_timeout,
+        send_timeout=lb.lb_proxy_send_timeout, next_upstream_tries=lb.lb_next_upstream_tries,
+        extra_directives=lb.lb_extra_directives, fingerprint=stamp,
+    )

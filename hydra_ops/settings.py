@@ -1,0 +1,152 @@
+"""Service settings declared once: each option's type, default, constraint and doc live in a pydantic model that
+its service owns. Group data supplies values; loading checks them all before any host is touched and reports
+every problem at once in the data's own words. `hydra settings` prints the reference from these declarations.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from hydra_ops.validation import ValidationError
+
+T = TypeVar("T", bound="Options")
+
+
+def _pattern(regex: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"is not {what}")
+        return value
+
+    check.what = what  # type: ignore[attr-defined]  # shown by `hydra settings`
+    return check
+
+
+def _address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("is not an IP address") from None
+    return value
+
+
+_address.what = "an IP address"  # type: ignore[attr-defined]
+
+
+def _path(value: str) -> str:
+    if not re.match(r"^/[A-Za-z0-9._+@/-]*$", value) or "/../" in f"{value}/":
+        raise ValueError("is not an absolute path (letters, digits, . _ - + @ / only)")
+    return value
+
+
+_path.what = "an absolute path"  # type: ignore[attr-defined]
+
+#: Constrained string types shared by every service's options (each refuses what could break a file or shell).
+AbsPath = Annotated[str, AfterValidator(_path)]
+Address = Annotated[str, AfterValidator(_address)]
+Url = Annotated[str, AfterValidator(_pattern(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$",
+                                             "an http(s) URL (no spaces or quotes)"))]
+Sha256 = Annotated[str, AfterValidator(_pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)"))]
+Duration = Annotated[str, AfterValidator(_pattern(r"^\d+(ms|s|m|h|d)?$", "a time like 600s"))]
+Label = Annotated[str, AfterValidator(_pattern(r"^[0-9A-Za-z._-]+$", "a label (letters, digits, . _ -)"))]
+UserName = Annotated[str, AfterValidator(_pattern(r"^[a-z_][a-z0-9_-]{0,31}$", "a user name"))]
+NixAttr = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$",
+                                                 "a nixpkgs attribute path like ollama-cuda"))]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Options(BaseModel):
+    """Base of every service's settings: strict types (no "5" for 5, no True for 1), immutable after loading.
+
+    ``prefixes`` name the group-data keys a service owns, so a misspelt key (``ollama_num_paralel``) is an
+    error with a suggestion instead of being ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, validate_default=True)
+    prefixes: ClassVar[tuple[str, ...]] = ()
+
+
+def _message(error: Any) -> str:
+    key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in error["loc"]).replace(".[", "[")
+    if error["type"] == "missing":
+        return f"{key}: missing (set it in group_data)"
+    ours = error["msg"].startswith("Value error, ")
+    text = error["msg"].removeprefix("Value error, ")
+    text = text if ours or not text else text[0].lower() + text[1:]
+    shown = error.get("input")
+    if isinstance(shown, dict | list) or error["type"] == "extra_forbidden":
+        return f"{key}: {text}"
+    return f"{key}: {shown!r} {text}" if text.startswith("is ") else f"{key}: {shown!r}: {text}"
+
+
+def unknown_keys(model: type[Options], data: Mapping[str, Any]) -> list[str]:
+    """Group-data keys with one of the model's prefixes that it does not declare."""
+    known = set(model.model_fields)
+    out = []
+    for key in sorted(data):
+        if key.startswith(model.prefixes) and key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            out.append(f"{key}: unknown setting" + (f"; did you mean {close[0]}?" if close else ""))
+    return out
+
+
+def load(model: type[T], data: Mapping[str, Any], host: str) -> T:
+    """Validate a host's group data against a service's options; raise one error listing every problem."""
+    problems = unknown_keys(model, data)
+    try:
+        loaded = model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        problems += [_message(e) for e in exc.errors()]
+        loaded = None
+    if problems or loaded is None:
+        raise ValidationError(host, problems)
+    return loaded
+
+
+def load_all(data: Mapping[str, Any], host: str, *models: type[Options]) -> tuple[Any, ...]:
+    """Several services' options from one host's data; one error lists the problems of all of them."""
+    loaded, problems = [], []
+    for model in models:
+        try:
+            loaded.append(load(model, data, host))
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        raise ValidationError(host, problems)
+    return tuple(loaded)
+
+
+def reference(model: type[Options]) -> Iterator[tuple[str, str, str, str]]:
+    """(name, type, default, doc) of every option, for `hydra settings` and the README's reference."""
+    for name, info in model.model_fields.items():
+        yield name, _type_name(info), _default(info), info.description or ""
+
+
+def _type_name(info: FieldInfo) -> str:
+    """The annotation, plus what a constrained value must be (its validator's words, its bounds)."""
+    text = re.sub(r"<class '(\w+)'>", r"\1", str(info.annotation)).replace("typing.", "")
+    text = re.sub(r"[\w.]+\.(\w+)", r"\1", text)
+    notes = [getattr(m.func, "what", "") for m in info.metadata if isinstance(m, AfterValidator)]
+    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in info.metadata}
+    if "Ge" in bounds or "Le" in bounds:
+        notes.append(f"{bounds.get('Ge', '')}..{bounds.get('Le', '')}")
+    notes += [f"matching {m.pattern}" for m in info.metadata if getattr(m, "pattern", None)]
+    return text + (f" ({', '.join(n for n in notes if n)})" if any(notes) else "")
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default is PydanticUndefined and info.default_factory is None:
+        return "(required)"
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    return repr(value)
