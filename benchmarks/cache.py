@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
 
-from hydra_ops.local.cluster import Cluster  # noqa: E402
+from devcluster.local.cluster import Cluster  # noqa: E402
 from hydra_ops.runner import run_deploy  # noqa: E402
 
 SLOW = 'ollama_extra_env = {"OLLAMA_DOUBLE_TOKEN_DELAY_MS": "62.5", "OLLAMA_DOUBLE_TOKENS": "8"}\n'

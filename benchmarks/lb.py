@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hydra_ops.local.cluster import load_spec  # noqa: E402
+from devcluster.local.cluster import load_spec  # noqa: E402
 
 
 def compute_address() -> str:
@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = runpy.run_path(str(ROOT / "group_data" / "compute.py"))
-    local = runpy.run_path(str(ROOT / "hydra_ops" / "local" / "group_data" / "compute.py"))
+    local = runpy.run_path(str(ROOT / "devcluster" / "local" / "group_data" / "compute.py"))
     host, lb, direct = compute_address(), data["lb_port"], data["ollama_instances"][0]["port"]
     body = {"model": data["ollama_models"][0], "prompt": "benchmark"}
     print(f"target {host}: LB :{lb} ({len(data['ollama_instances'])} instances) vs direct :{direct}; "

@@ -13,7 +13,6 @@ import sys
 import click
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.local.cluster import Cluster
 
 cluster_option = click.option(
     "--cluster", "cluster_name", type=click.Choice(["local", "real"]), default=None,
@@ -40,7 +39,7 @@ def cluster(flavour: str | None) -> None:
 @cluster.command()
 def up() -> None:
     """Boot hydra-ai, hydra-compute and hydra-storage (idempotent) and write .cluster/inventory.py."""
-    c = Cluster()
+    c = _local()
     c.up(log=click.echo)
     click.echo(f"inventory: {c.inventory}\nssh config: {c.ssh_config}")
 
@@ -48,7 +47,7 @@ def up() -> None:
 @cluster.command()
 def down() -> None:
     """Stop every local host and remove everything `up` made."""
-    left = Cluster().down(log=click.echo)
+    left = _local().down(log=click.echo)
     if left:
         click.echo("left behind: " + ", ".join(left), err=True)
         sys.exit(1)
@@ -58,7 +57,7 @@ def down() -> None:
 @cluster.command()
 def status() -> None:
     """Show each local host, its address, its nspawn process and systemd's state."""
-    for row in Cluster().status():
+    for row in _local().status():
         state = "running" if row["running"] else "stopped"
         click.echo(f"{row['host']:<15} {row['group']:<8} {row['address']:<13} {state:<8} {row['systemd']}")
 
@@ -160,7 +159,7 @@ def _store(cluster_name: str | None):
     from hydra_ops.targets import selected
 
     if selected(cluster_name) == "local":
-        return Cluster().secrets
+        return _local().secrets
     return SecretStore.from_data(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py")))
 
 
@@ -312,3 +311,10 @@ def runbook() -> None:
     from hydra_ops.registry import runbook as make
 
     click.echo(make())
+
+
+def _local():
+    """The local cluster of the selected flavour."""
+    from devcluster.local.cluster import Cluster
+
+    return Cluster()

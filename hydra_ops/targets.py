@@ -13,7 +13,6 @@ from pyinfra.context import ctx_inventory, ctx_state
 from pyinfra_cli.inventory import make_inventory
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.local.cluster import Cluster
 
 CLUSTERS = ("local", "real")
 
@@ -29,7 +28,7 @@ def selected(cluster: str | None = None) -> str:
 def inventory_path(cluster: str | None = None) -> Path:
     if selected(cluster) == "real":
         return PROJECT_ROOT / "inventory.py"
-    path = Cluster().inventory
+    path = _local().inventory
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `hydra cluster up` first")
     return path
@@ -129,7 +128,7 @@ def targets(cluster: str | None = None) -> list[Target]:
     inventory, _ = load_inventory(inventory_path(name))
     hosts = [(host, host.data.dict()) for host in inventory]
     if name == "local":
-        ssh_config = str(Cluster().ssh_config)
+        ssh_config = str(_local().ssh_config)
     else:
         ssh_config = str(write_ssh_config([SshSpec.from_data(host.name, data) for host, data in hosts]))
     return [Target(host.name, tuple(host.groups), data.get("ssh_hostname") or host.name, data,
@@ -139,5 +138,12 @@ def targets(cluster: str | None = None) -> list[Target]:
 def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
     """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
     if selected(cluster) == "local":
-        return Cluster().ssh_argv(target.name)
+        return _local().ssh_argv(target.name)
     return ["ssh", "-F", target.ssh_config, target.name]
+
+
+def _local():
+    """The local cluster of the selected flavour."""
+    from devcluster.local.cluster import Cluster
+
+    return Cluster()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult, run_deploy
 from hydra_ops.secrets import SecretStore
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devcluster.local.cluster import Cluster
 from hydra_ops.audit import audit
-from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import COMPUTE, snapshot
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import ollama
 
+from devcluster.local.cluster import Cluster
 from hydra_ops.audit import audit
-from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import COMPUTE
 

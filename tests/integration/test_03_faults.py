@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import COMPUTE, wait_for
 

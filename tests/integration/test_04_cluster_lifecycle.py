@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydra_ops.local.cluster import Cluster, HostSpec, Spec, _nspawn_pids
-from hydra_ops.local.network import Net, leftovers
+from devcluster.local.cluster import Cluster, HostSpec, Spec, _nspawn_pids
+from devcluster.local.network import Net, leftovers
 
 
 def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from devcluster.local.cluster import Cluster
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
-from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from hydra_ops.secrets import generate
 from tests.integration.conftest import converged, snapshot, store_copy

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import converged, wait_for
 

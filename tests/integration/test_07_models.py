@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hydra_ops.doubles.pack import FAKE_MODEL
-from hydra_ops.local.cluster import Cluster
+from devcluster.doubles.pack import FAKE_MODEL
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 
 AI = "hydra-ai"

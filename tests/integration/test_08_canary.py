@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from hydra_ops.tabby import TabbyError, switch
 from hydra_ops.targets import Target, targets

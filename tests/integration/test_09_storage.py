@@ -13,9 +13,9 @@ import openai
 import pytest
 import redis
 
+from devcluster.local.cluster import Cluster
 from hydra_ops.audit import audit
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
-from hydra_ops.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import converged, store_copy, wait_for
 

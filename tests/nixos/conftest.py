@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult, run_deploy
 
 COMPUTE, AI = "hydra-compute", "hydra-ai"

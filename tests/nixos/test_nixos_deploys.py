@@ -13,7 +13,7 @@ import ollama
 import pytest
 import requests
 
-from hydra_ops.local.cluster import Cluster
+from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import wait_for
 from tests.nixos.conftest import AI, COMPUTE, current_system

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devcluster.local import fake_nvidia_smi
 from facts.gpus import QUERY, parse_gpu_csv
 from facts.ollama import OllamaModels
 from facts.systemd_units import parse_show
-from hydra_ops.local import fake_nvidia_smi
 
 SMI = Path(fake_nvidia_smi.__file__)
 

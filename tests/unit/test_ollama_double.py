@@ -16,7 +16,7 @@ import requests
 
 from tests.doubles import free_port, wait_serving
 
-DOUBLE = Path(__file__).resolve().parents[2] / "hydra_ops" / "doubles" / "ollama_double.py"
+DOUBLE = Path(__file__).resolve().parents[2] / "devcluster" / "doubles" / "ollama_double.py"
 
 
 def start(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from devcluster.doubles.pack import pack_tabbyapi
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.cli import main
-from hydra_ops.doubles.pack import pack_tabbyapi
 from hydra_ops.secrets import SecretsError, SecretStore
 from hydra_ops.tabby_extras import extras_check, requested_extras
 from hydra_ops.targets import SshSpec, load_inventory, ssh_command, targets

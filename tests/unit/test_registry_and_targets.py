@@ -6,8 +6,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from devcluster.doubles.pack import pack_ollama
 from hydra_ops import PROJECT_ROOT, TEMPLATES
-from hydra_ops.doubles.pack import pack_ollama
 from hydra_ops.registry import gap, gaps, runbook
 from hydra_ops.services import compute
 from hydra_ops.targets import targets

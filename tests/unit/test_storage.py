@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from devcluster.local.stack_images import local_builds
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.gaps.g04_redis import redis_conf
 from hydra_ops.gaps.g05_litellm import config_yaml, secret_env
-from hydra_ops.local.stack_images import local_builds
 from hydra_ops.stack import (
     check_host,
     check_secret_values,

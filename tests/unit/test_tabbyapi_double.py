@@ -14,7 +14,7 @@ import yaml
 
 from tests.doubles import free_port, wait_serving
 
-MAIN = Path(__file__).resolve().parents[2] / "hydra_ops" / "doubles" / "tabbyapi_double" / "main.py"
+MAIN = Path(__file__).resolve().parents[2] / "devcluster" / "doubles" / "tabbyapi_double" / "main.py"
 KEYS = {"api_key": "k-api-" + "1" * 20, "admin_key": "k-admin-" + "2" * 20}
 
 

@@ -23,17 +23,17 @@ from typing import Any
 
 import yaml
 
-from hydra_ops import PROJECT_ROOT
-from hydra_ops.doubles.pack import (
+from devcluster.doubles.pack import (
     TABBY_CANARY_REVISION,
     TABBY_DOUBLE_REVISION,
     pack_model,
     pack_ollama,
     pack_tabbyapi,
 )
-from hydra_ops.local import image, network, nixos_host
-from hydra_ops.local.network import Net, run
-from hydra_ops.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, cgroup_unit, local_builds, wheel_name
+from devcluster.local import image, network, nixos_host
+from devcluster.local.network import Net, run
+from devcluster.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, cgroup_unit, local_builds, wheel_name
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.secrets import SecretStore
 
 HERE = Path(__file__).resolve().parent
@@ -239,7 +239,7 @@ class Cluster:
             return int(pid)  # type: ignore[arg-type]
         logf = open(self.dir / "artifact-server.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hydra_ops.local.artifact_server", "--port", str(self.spec.artifact_port),
+            [sys.executable, "-m", "devcluster.local.artifact_server", "--port", str(self.spec.artifact_port),
              "--bind", self.spec.net.gateway, "--directory", str(self.dir / "artifacts")],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
         )

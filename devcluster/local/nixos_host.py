@@ -10,9 +10,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from devcluster.local import image
+from devcluster.local.network import run
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.local import image
-from hydra_ops.local.network import run
 
 #: What the NixOS-shaped guests need from Debian: the evaluator, the binaries pkgs.* stand for, iptables for
 #: networking.firewall. Installed into a cached derived image, never by a deploy.

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from hydra_ops.local.network import run
+from devcluster.local.network import run
 
 SUITE = "bookworm"
 PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,ca-certificates"
