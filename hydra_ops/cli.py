@@ -13,6 +13,7 @@ import sys
 import click
 
 from hydra_ops import PROJECT_ROOT
+from hydra_ops.reference import settings
 
 cluster_option = click.option(
     "--cluster", "cluster_name", type=click.Choice(["local", "real"]), default=None,
@@ -23,6 +24,9 @@ cluster_option = click.option(
 @click.group()
 def main() -> None:
     """hydra-ops: close the Hydra audit's gaps with pyinfra and prove it with testinfra."""
+
+
+main.add_command(settings)
 
 
 # -- local cluster -----------------------------------------------------------------------------------------------

@@ -21,11 +21,11 @@ from hydra_ops.validation import ValidationError
 T = TypeVar("T", bound="Options")
 
 
-def _pattern(regex: str, what: str) -> Callable[[str], str]:
+def _pattern(regex: str, what: str, longest: int = 255) -> Callable[[str], str]:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
-        if not compiled.match(value):
+        if len(value) > longest or not compiled.match(value):
             raise ValueError(f"is not {what}")
         return value
 
@@ -45,7 +45,7 @@ _address.what = "an IP address"  # type: ignore[attr-defined]
 
 
 def _path(value: str) -> str:
-    if not re.match(r"^/[A-Za-z0-9._+@/-]*$", value) or "/../" in f"{value}/":
+    if len(value) > 1024 or not re.match(r"^/[A-Za-z0-9._+@/-]*$", value) or "/../" in f"{value}/":
         raise ValueError("is not an absolute path (letters, digits, . _ - + @ / only)")
     return value
 
@@ -56,12 +56,12 @@ _path.what = "an absolute path"  # type: ignore[attr-defined]
 AbsPath = Annotated[str, AfterValidator(_path)]
 Address = Annotated[str, AfterValidator(_address)]
 Url = Annotated[str, AfterValidator(_pattern(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$",
-                                             "an http(s) URL (no spaces or quotes)"))]
+                                             "an http(s) URL (no spaces or quotes)", longest=2048))]
 Sha256 = Annotated[str, AfterValidator(_pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)"))]
 Duration = Annotated[str, AfterValidator(_pattern(r"^\d+(ms|s|m|h|d)?$", "a time like 600s"))]
 Label = Annotated[str, AfterValidator(_pattern(r"^[0-9A-Za-z._-]+$", "a label (letters, digits, . _ -)"))]
 UserName = Annotated[str, AfterValidator(_pattern(r"^[a-z_][a-z0-9_-]{0,31}$", "a user name"))]
-NixAttr = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$",
+NixAttr = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$",
                                                  "a nixpkgs attribute path like ollama-cuda"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
 

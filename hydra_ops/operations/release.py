@@ -32,7 +32,7 @@ def tarball(url: str, sha256: str, dest: str, timeout: int = 600, strip_componen
         f"tmp=$(mktemp -d {q(dest + '.tmp.XXXXXX')}); trap 'rm -rf \"$tmp\"' EXIT; "
         f"curl --fail --silent --show-error --location --max-time {int(timeout)} -o \"$tmp/release\" {q(url)}; "
         f"echo {q(sha256)}'  '\"$tmp/release\" | sha256sum --check --status "
-        f"|| {{ echo 'sha256 mismatch for {url}' >&2; exit 1; }}; "
+        f"|| {{ echo {q('sha256 mismatch for ' + url)} >&2; exit 1; }}; "
         "mkdir \"$tmp/tree\"; "
         f"tar -C \"$tmp/tree\" --strip-components={int(strip_components)} -xf \"$tmp/release\"; "
         f"chmod 755 \"$tmp/tree\"; mv -T \"$tmp/tree\" {q(dest)}"

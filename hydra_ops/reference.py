@@ -1,0 +1,44 @@
+"""`hydra settings`: the reference of every service's options, printed from their declarations (type, default,
+constraint, doc), the way a good role documents every variable; nothing here is written twice."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from hydra_ops.settings import Options, reference
+
+#: Service name -> "module:OptionsClass". A service appears here once its options are declared.
+SERVICES = {
+    "platform": "hydra_ops.platform:PlatformOptions",
+    "ollama": "hydra_ops.services.ollama.options:OllamaOptions",
+    "lb": "hydra_ops.services.lb.options:LbOptions",
+}
+
+
+def options_class(service: str) -> type[Options]:
+    module, _, name = SERVICES[service].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def markdown(services: list[str]) -> str:
+    """A Markdown table per service: option, type (and constraint), default, doc."""
+    out = []
+    for service in services:
+        model = options_class(service)
+        out += [f"### {service}", "", (model.__doc__ or "").strip().splitlines()[0], "",
+                "| option | type | default | doc |", "|---|---|---|---|"]
+        out += [f"| `{n}` | {t} | `{d}` | {doc} |".replace("\n", " ") for n, t, d, doc in reference(model)]
+        out.append("")
+    return "\n".join(out)
+
+
+@click.command("settings")
+@click.argument("services", nargs=-1)
+def settings(services: tuple[str, ...]) -> None:
+    """Print the options of SERVICES (all when none is named): type, default, constraint and doc."""
+    unknown = sorted(set(services) - set(SERVICES))
+    if unknown:
+        raise click.UsageError(f"unknown service {', '.join(unknown)}: one of {', '.join(SERVICES)}")
+    click.echo(markdown(list(services) or list(SERVICES)))
