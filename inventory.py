@@ -19,6 +19,10 @@ if os.environ.get("HYDRA_SSH_KEY"):
     _ssh["ssh_key"] = os.environ["HYDRA_SSH_KEY"]
 if os.environ.get("HYDRA_SSH_KNOWN_HOSTS"):
     _ssh["ssh_known_hosts_file"] = os.environ["HYDRA_SSH_KNOWN_HOSTS"]
+# A login other than root works through passwordless sudo: every operation and fact (pyinfra's _sudo), the smoke
+# suite (testinfra's sudo) and the leak checks (sudo -n) run as root on the host.
+if _ssh["ssh_user"] != "root":
+    _ssh["_sudo"] = True
 
 ai = [("hydra-ai", {"ssh_hostname": "192.168.1.250", **_ssh})]
 compute = [("hydra-compute", {"ssh_hostname": "192.168.1.203", **_ssh})]

@@ -14,6 +14,11 @@ SEARCH = ("/etc", "/opt", "/usr/local", "/var/lib", "/var/log", "/var/tmp", "/tm
 SKIP = ("/var/lib/apt", "/var/lib/dpkg", "/var/cache", "/run/systemd/journal")
 
 
+def _argv(ssh: list[str], script: str) -> list[str]:
+    """ssh argv + the remote script; an argv ending in `sh -c` (sudo) takes the script as one quoted word."""
+    return [*ssh, shlex.quote(script) if ssh[-2:] == ["sh", "-c"] else script]
+
+
 def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[str]]:
     """{path: [secret names]} for every file on the host that holds one of the values (names only, no values).
 
@@ -29,7 +34,7 @@ def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[s
         "for f in $files; do printf '%s\\n' \"$p\" | grep -qaF -f - \"$f\" && echo \"$i $f\"; done; "
         "i=$((i+1)); done"
     )
-    proc = subprocess.run([*ssh, script], input="".join(values[n] + "\n" for n in names), capture_output=True,
+    proc = subprocess.run(_argv(ssh, script), input="".join(values[n] + "\n" for n in names), capture_output=True,
                           text=True, timeout=180)
     found: dict[str, list[str]] = {}
     for line in proc.stdout.splitlines():
@@ -40,7 +45,7 @@ def files_containing(ssh: list[str], values: dict[str, str]) -> dict[str, list[s
 
 def process_args_containing(ssh: list[str], values: dict[str, str]) -> list[str]:
     """Names of secrets that appear in any process's arguments on the host right now."""
-    args = subprocess.run([*ssh, "ps -eo args"], capture_output=True, text=True, timeout=60).stdout
+    args = subprocess.run(_argv(ssh, "ps -eo args"), capture_output=True, text=True, timeout=60).stdout
     return [name for name, value in values.items() if value in args]
 
 
@@ -48,9 +53,9 @@ def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
     """The files a host is meant to hold secrets in: its secret files, any other file in its 0700 secret_dir
     (such as Redis' password include), and the api_tokens.yml of each TabbyAPI unit (serving and canary)."""
     files = {f"{data['secret_dir']}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
-    out = subprocess.run([*ssh, f"find {shlex.quote(str(data['secret_dir']))} -maxdepth 1 -type f 2>/dev/null; "
+    out = subprocess.run(_argv(ssh, f"find {shlex.quote(str(data['secret_dir']))} -maxdepth 1 -type f 2>/dev/null; "
                                 "systemctl show -p WorkingDirectory --value tabbyapi.service "
-                                "tabbyapi-canary.service 2>/dev/null | grep . | sed 's|$|/api_tokens.yml|'"],
+                                "tabbyapi-canary.service 2>/dev/null | grep . | sed 's|$|/api_tokens.yml|'"),
                          capture_output=True, text=True, timeout=60).stdout.split()
     files.update(out)
     return files
@@ -60,6 +65,6 @@ def modes(ssh: list[str], paths: list[str]) -> dict[str, str]:
     """{path: "mode owner"} for existing paths."""
     if not paths:
         return {}
-    out = subprocess.run([*ssh, "stat -c '%n %a %U' -- " + " ".join(shlex.quote(p) for p in paths)],
+    out = subprocess.run(_argv(ssh, "stat -c '%n %a %U' -- " + " ".join(shlex.quote(p) for p in paths)),
                          capture_output=True, text=True, timeout=60).stdout
     return {line.rsplit(" ", 2)[0]: " ".join(line.rsplit(" ", 2)[1:]) for line in out.splitlines()}

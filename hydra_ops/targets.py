@@ -56,6 +56,11 @@ class Target:
     testinfra_url: str
     ssh_config: str = ""
 
+    @property
+    def sudo(self) -> bool:
+        """A non-root login that reaches root through passwordless sudo (inventory data `_sudo`)."""
+        return bool(self.data.get("_sudo"))
+
 
 @dataclass(frozen=True)
 class SshSpec:
@@ -132,14 +137,16 @@ def targets(cluster: str | None = None) -> list[Target]:
     else:
         ssh_config = str(write_ssh_config([SshSpec.from_data(host.name, data) for host, data in hosts]))
     return [Target(host.name, tuple(host.groups), data.get("ssh_hostname") or host.name, data,
-                   f"ssh://{host.name}?ssh_config={quote(ssh_config)}", ssh_config) for host, data in hosts]
+                   f"ssh://{host.name}?ssh_config={quote(ssh_config)}" + ("&sudo=true" if data.get("_sudo") else ""),
+                   ssh_config) for host, data in hosts]
 
 
 def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
     """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
     if selected(cluster) == "local":
         return _local().ssh_argv(target.name)
-    return ["ssh", "-F", target.ssh_config, target.name]
+    # through sudo the remote command must be one word for `sh -c` (hydra_ops.leaks quotes it)
+    return ["ssh", "-F", target.ssh_config, target.name, *(["sudo", "-n", "sh", "-c"] if target.sudo else [])]
 
 
 def _local():

@@ -179,8 +179,10 @@ def test_verify_audit_and_leak_checks_use_the_inventorys_ssh_data(operator_env: 
     for host in inventory:
         data, target = host.data.dict(), real[host.name]
         assert data["ssh_strict_host_key_checking"] == "yes"
-        assert target.testinfra_url == f"ssh://{host.name}?ssh_config={target.ssh_config}"
-        assert ssh_command(target, "real") == ["ssh", "-F", target.ssh_config, host.name]
+        # a non-root login reaches root through passwordless sudo, everywhere the same
+        assert data["_sudo"] is True and target.sudo
+        assert target.testinfra_url == f"ssh://{host.name}?ssh_config={target.ssh_config}&sudo=true"
+        assert ssh_command(target, "real") == ["ssh", "-F", target.ssh_config, host.name, "sudo", "-n", "sh", "-c"]
         ssh = _ssh_G(target.ssh_config, host.name)
         assert (ssh["hostname"], ssh["user"], ssh["port"]) == (data["ssh_hostname"], "ops", "2222")
         assert ssh["identityfile"] == data["ssh_key"] == str(operator_env / "keys" / "hydra_ed25519")
@@ -193,10 +195,24 @@ def test_verify_audit_and_leak_checks_use_the_inventorys_ssh_data(operator_env: 
 def test_testinfra_builds_its_ssh_command_from_that_config(operator_env: Path) -> None:
     import testinfra
 
+    from hydra_ops.leaks import _argv
+
     target = next(t for t in targets("real") if t.name == "hydra-compute")
-    cmd, args = testinfra.get_host(target.testinfra_url).backend._build_ssh_command("true")
+    backend = testinfra.get_host(target.testinfra_url).backend
+    cmd, args = backend._build_ssh_command("true")
     assert cmd[0] == "ssh" and "-F %s" in cmd and args[:1] == [target.ssh_config]
     assert args[-2:] == ["hydra-compute", "true"]
+    assert backend.get_command("id -u").startswith("sudo ")  # the smoke suite's commands run as root
+    # the leak checks' script stays one word for `sudo -n sh -c`, so a `;` cannot escape sudo
+    assert _argv(ssh_command(target, "real"), "ps -eo args; id")[-1] == "'ps -eo args; id'"
+
+
+def test_root_logins_use_no_sudo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HYDRA_SSH_USER", "root")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    target = next(t for t in targets("real") if t.name == "hydra-ai")
+    assert not target.sudo and "sudo=true" not in target.testinfra_url
+    assert ssh_command(target, "real") == ["ssh", "-F", target.ssh_config, "hydra-ai"]
 
 
 def test_defaults_are_root_port_22_and_the_users_known_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
