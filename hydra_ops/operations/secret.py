@@ -8,12 +8,34 @@ next to the destination, and is renamed into place; the operation's name and com
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shlex
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
+
+
+class Sealed:
+    """A secret on its way to _stdin: pyinfra writes what readlines() gives to the SSH channel, and every form
+    it prints (--debug-operations' JSON, repr, str) is a placeholder, never the value."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def readlines(self) -> list[str]:
+        return [self._text]
+
+    def to_json(self) -> str:
+        return "<secret>"
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
 
 
 def secret_file(*, name: str, content: str, dest: str, user: str = "root", group: str = "root") -> OperationMeta | None:
@@ -23,13 +45,16 @@ def secret_file(*, name: str, content: str, dest: str, user: str = "root", group
     """
     payload = content if content.endswith("\n") else content + "\n"  # pyinfra's stdin writer adds it anyway
     q = shlex.quote
-    # one read: owner/group by id and by name (numeric owners, e.g. a container's uid, have no name here), mode, sum
+    # One read: owner/group by id and by name (numeric owners, e.g. a container's uid, have no name here), mode,
+    # and a digest salted per run (facts are printed at -vv: an unsalted sum of a secret could be looked up).
+    salt = secrets.token_hex(16)
     found = (host.get_fact(Command, command=f"stat -c '%u %g %U %G %a' {q(dest)} 2>/dev/null "
-                                            f"&& sha256sum {q(dest)} | cut -d' ' -f1 || true") or "").split()
+                                            f"&& {{ printf %s {salt}; cat {q(dest)}; }} | sha256sum | cut -d' ' -f1 "
+                                            "|| true") or "").split()
     if len(found) == 6:
         uid, gid, uname, gname, mode, digest = found
         if (user in (uid, uname) and group in (gid, gname) and mode == "600"
-                and digest == hashlib.sha256(payload.encode()).hexdigest()):
+                and digest == hashlib.sha256((salt + payload).encode()).hexdigest()):
             return None
     script = (
         "set -eu; umask 077; "
@@ -38,4 +63,4 @@ def secret_file(*, name: str, content: str, dest: str, user: str = "root", group
         f"chown {q(user)}:{q(group)} \"$tmp\"; cat > \"$tmp\"; chmod 600 \"$tmp\"; mv -f \"$tmp\" \"$dest\"; "
         "trap - EXIT"
     )
-    return server.shell(name=name, commands=[script], _stdin=payload)
+    return server.shell(name=name, commands=[script], _stdin=Sealed(payload))
