@@ -21,7 +21,21 @@ cluster_option = click.option(
 )
 
 
-@click.group()
+class _Main(click.Group):
+    """Operator mistakes (an unknown cluster or gap, a local cluster that is not up) end in one line, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from hydra_ops.registry import UnknownGap
+        from hydra_ops.targets import UnknownCluster
+
+        try:
+            return super().invoke(ctx)
+        except (UnknownCluster, UnknownGap, FileNotFoundError) as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+@click.group(cls=_Main)
+@click.version_option(package_name="hydra-ops", prog_name="hydra")
 def main() -> None:
     """hydra-ops: close the Hydra audit's gaps with pyinfra and prove it with testinfra."""
 
@@ -107,7 +121,8 @@ def _pyinfra(inventory: str, deploy: str, extra: list[str]) -> int:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @cluster_option
-@click.argument("target", type=click.Choice(["compute", "site"]))
+@click.argument("target", type=click.Choice(sorted(p.stem for p in (PROJECT_ROOT / "deploys").glob("*.py")
+                                                    if p.stem != "gap")))
 @click.argument("pyinfra_args", nargs=-1, type=click.UNPROCESSED)
 def deploy(cluster_name: str | None, target: str, pyinfra_args: tuple[str, ...]) -> None:
     """Run deploys/TARGET.py against the cluster (extra arguments go to pyinfra, e.g. --diff)."""

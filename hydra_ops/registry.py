@@ -14,6 +14,13 @@ import yaml
 REGISTRY = Path(__file__).resolve().parent / "registry.yaml"
 
 
+class UnknownGap(KeyError):
+    """A gap id the registry does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Gap:
     id: str
@@ -52,7 +59,7 @@ def gap(gap_id: str) -> Gap:
     for g in gaps():
         if g.id == wanted:
             return g
-    raise KeyError(f"unknown gap {gap_id!r}: one of {', '.join(g.id for g in gaps())}")
+    raise UnknownGap(f"unknown gap {gap_id!r}: one of {', '.join(g.id for g in gaps())}")
 
 
 def runbook() -> str:

@@ -17,11 +17,15 @@ from hydra_ops import PROJECT_ROOT
 CLUSTERS = ("local", "real")
 
 
+class UnknownCluster(ValueError):
+    """A cluster name that is neither local nor real (from --cluster or $HYDRA_CLUSTER)."""
+
+
 def selected(cluster: str | None = None) -> str:
     """The cluster named, else $HYDRA_CLUSTER, else "local" (the embedded default)."""
     name = cluster or os.environ.get("HYDRA_CLUSTER") or "local"
     if name not in CLUSTERS:
-        raise ValueError(f"unknown cluster {name!r}: choose one of {', '.join(CLUSTERS)}")
+        raise UnknownCluster(f"unknown cluster {name!r}: choose one of {', '.join(CLUSTERS)}")
     return name
 
 
