@@ -27,6 +27,11 @@ class DeployResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def no_op(self) -> bool:
+        """Succeeded, ran operations, and none of them changed anything (what an idempotent re-run must be)."""
+        return self.ok and self.ran > 0 and not self.changed
+
 
 def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
                group_data: Sequence[Path] = (), data: Sequence[str] = (), extra: Sequence[str] = (),

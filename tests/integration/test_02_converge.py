@@ -24,7 +24,7 @@ def test_first_run_converges_and_closes_g1_g2(first_deploy: DeployResult, comput
 def test_second_run_reports_zero_changes(first_deploy: DeployResult, deploy: Callable[..., DeployResult]) -> None:
     again = deploy()
     assert again.ok, again.stderr[-3000:]
-    assert again.changed == []
+    assert again.no_op, again.changed
 
 
 def test_hydra_fix_runs_only_its_bundle_and_changes_nothing_now(
@@ -32,7 +32,7 @@ def test_hydra_fix_runs_only_its_bundle_and_changes_nothing_now(
 ) -> None:
     result = deploy(target="deploys/gap.py", data=["hydra_gap=G2"])
     assert result.ok, result.stderr[-3000:]
-    assert result.changed == []
+    assert result.no_op, result.changed
     assert "G2 nginx LB" in result.stdout and "G1 dual Ollama" not in result.stdout
 
 

@@ -46,7 +46,7 @@ def test_secret_files_are_0600_and_hold_the_decrypted_values(secrets_deployed: D
 def test_second_site_run_reports_zero_changes(secrets_deployed: DeployResult,
                                               deploy: Callable[..., DeployResult]) -> None:
     again = deploy(target="deploys/site.py")
-    assert again.ok and again.changed == []
+    assert again.no_op
 
 
 def test_rotation_rolls_out_and_no_output_process_or_readable_file_shows_a_value(

@@ -55,7 +55,7 @@ def chat(c: openai.OpenAI, model: str, prompt: str) -> tuple[str, dict[str, str]
 
 def test_second_storage_run_changes_nothing(stack: DeployResult, deploy: Callable[..., DeployResult]) -> None:
     again = deploy(target="deploys/storage.py")
-    assert again.ok and again.changed == [], again.changed
+    assert again.no_op, again.changed
 
 
 def test_audit_reports_the_storage_gaps_closed(stack: DeployResult, local_cluster: Cluster) -> None:
@@ -66,7 +66,7 @@ def test_audit_reports_the_storage_gaps_closed(stack: DeployResult, local_cluste
 def test_runbook_fix_of_a_closed_storage_gap_changes_nothing(stack: DeployResult,
                                                               deploy: Callable[..., DeployResult]) -> None:
     result = deploy(target="deploys/gap.py", data=["hydra_gap=G5"])
-    assert result.ok and result.changed == [], result.changed
+    assert result.no_op, result.changed
 
 
 def test_litellm_reaches_both_ollama_instances_through_the_lb(stack: DeployResult, local_cluster: Cluster) -> None:
