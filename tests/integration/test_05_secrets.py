@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from devcluster.local.cluster import Cluster
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.leaks import files_containing, modes, process_args_containing, secret_bearing_files
 from hydra_ops.runner import DeployResult
 from hydra_ops.secrets import generate
@@ -101,3 +104,46 @@ def test_an_age_key_that_cannot_decrypt_stops_the_deploy_before_any_change(
     output = result.stdout + result.stderr
     assert not result.ok and f"the age key {wrong} cannot decrypt" in output
     assert {h.name: snapshot(local_cluster, h.name) for h in local_cluster.spec.hosts} == before
+
+
+
+def raw_ai_deploy(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """pyinfra exactly as an operator types it (no --json added), on hydra-ai only."""
+    return subprocess.run([sys.executable, "-m", "pyinfra", "-y", str(cluster.inventory), "deploys/ai.py",
+                           "--limit", "hydra-ai", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("mode", [["--debug-operations"], ["--debug-facts"], ["--dry"], ["--json"], ["-vv"],
+                                  ["--diff", "-vvv", "--debug"]])
+def test_no_output_mode_shows_a_secret_that_this_run_writes(
+    mode: list[str], secrets_deployed: DeployResult, local_cluster: Cluster,
+) -> None:
+    """Each pyinfra output mode, with a freshly rotated key that the run must write (or plan to write)."""
+    old = local_cluster.secrets.read()
+    local_cluster.secrets.rotate(["tabby_admin_key"])
+    new = local_cluster.secrets.read()["tabby_admin_key"]
+    try:
+        proc = raw_ai_deploy(local_cluster, *mode)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, f"{mode}: {proc.stderr[-2000:]}"
+        assert "secret file tabby_admin_key" in output  # the operation carrying the value was planned
+        leaked = [n for n, v in {**old, "new tabby_admin_key": new}.items() if v in output]
+        assert leaked == [], f"{mode}: values of {leaked} appear in pyinfra output"
+    finally:
+        assert raw_ai_deploy(local_cluster).returncode == 0  # the rotated key rolled out either way
+
+
+def test_a_failing_secret_operation_shows_no_value(secrets_deployed: DeployResult, local_cluster: Cluster,
+                                                   deploy: Callable[..., DeployResult], tmp_path: Path) -> None:
+    """The secret op itself fails (an owner the host does not have): its error output carries no value."""
+    local_cluster.secrets.rotate(["tabby_api_key"])
+    values = local_cluster.secrets.read()
+    bad = ('secret_files = [{"secret": "tabby_api_key", "owner": "nosuchuser", "group": "root"},\n'
+           '                {"secret": "tabby_admin_key", "owner": "root", "group": "root"}]\n')
+    result = deploy(bad, tmp_path, target="deploys/ai.py", group="ai", limit="hydra-ai",
+                    extra=["--diff", "-vvv", "--debug"])
+    output = result.stdout + result.stderr
+    assert not result.ok and "secret file tabby_api_key" in output and "nosuchuser" in output
+    assert [n for n, v in values.items() if v in output] == []
+    assert deploy(target="deploys/ai.py", limit="hydra-ai").ok
