@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jinja2
@@ -16,6 +17,9 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
     autoescape=False,
 )
+
+
+_env.filters["regex_escape"] = lambda text: re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", str(text))
 
 
 def render(name: str, **context: Any) -> str:

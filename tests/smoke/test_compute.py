@@ -84,17 +84,38 @@ class TestLoadBalancer:
             assert {"method": cfg.lb.lb_method, "servers": servers} in list(summary["upstreams"].values())
 
     def test_lb_spreads_requests_over_every_instance(self, compute: list[Any]) -> None:
-        for target, cfg, _ in compute:
+        """Counted in each instance's own log (the LB does not tell clients which instance served)."""
+        for target, cfg, host in compute:
             model = cfg.ollama.ollama_models[0]
             body = {"model": model, "prompt": "ping", "stream": False, "options": {"num_predict": 1}}
             count = 4 * len(cfg.ollama.instances)
+            before = generate_calls(host, cfg.ollama.instances)
 
             def ask(_: int, url: str = f"http://{target.address}:{cfg.lb.lb_port}/api/generate",
-                    body: dict[str, Any] = body) -> str:
-                resp = requests.post(url, json=body, timeout=120)
-                resp.raise_for_status()
-                return resp.headers["X-Hydra-Upstream"]
+                    body: dict[str, Any] = body) -> None:
+                requests.post(url, json=body, timeout=120).raise_for_status()
 
             with ThreadPoolExecutor(count) as pool:
-                served = list(pool.map(ask, range(count)))
-            assert set(served) == {f"127.0.0.1:{i.port}" for i in cfg.ollama.instances}, served
+                list(pool.map(ask, range(count)))
+            after = generate_calls(host, cfg.ollama.instances)
+            grown = {port: after[port] - before[port] for port in after}
+            assert sum(grown.values()) >= count and all(n > 0 for n in grown.values()), grown
+
+    def test_model_management_is_refused_through_the_lb(self, compute: list[Any]) -> None:
+        for target, cfg, _ in compute:
+            base = f"http://{target.address}:{cfg.lb.lb_port}"
+            for method, path in (("POST", "/api/pull"), ("POST", "/api/push"), ("DELETE", "/api/delete"),
+                                 ("POST", "/api/create"), ("POST", "/api/copy"), ("POST", "/api/blobs/sha256:00"),
+                                 ("HEAD", "/api/blobs/sha256:00")):
+                resp = requests.request(method, base + path, json={"model": "x"}, timeout=TIMEOUT)
+                assert resp.status_code == 403, f"{method} {path} through the LB: {resp.status_code}"
+            assert requests.get(f"{base}/api/tags", timeout=TIMEOUT).ok  # reads still pass
+            headers = requests.get(f"{base}/api/version", timeout=TIMEOUT).headers
+            assert ("X-Hydra-Upstream" in headers) == cfg.lb.lb_debug_headers  # internal addresses only if asked
+            assert "nginx/" not in requests.get(f"{base}/api/pull", timeout=TIMEOUT).headers.get("Server", "")
+
+
+def generate_calls(host: Any, instances: Any) -> dict[int, int]:
+    """How many generate requests each instance has logged (Ollama's and the double's log lines both match)."""
+    return {i.port: int(host.check_output(f"journalctl -u {i.unit} -o cat --no-pager | grep -c 'POST.*/api/generate'"
+                                          " || true") or 0) for i in instances}

@@ -75,3 +75,26 @@ def test_lb_fingerprint_changes_with_content_only(compute_data: dict[str, Any]) 
     assert fingerprint(base) == fingerprint(lb_config(compute_data))
     other = lb_config({**compute_data, "lb_keepalive": 8})
     assert len(fingerprint(base)) == 16 and fingerprint(base) != fingerprint(other)
+
+
+def test_lb_passes_gixy_and_refuses_model_management(compute_data: dict[str, Any], tmp_path: Any) -> None:
+    """gixy (nginx security analyser) finds nothing; only listed inference/read paths are proxied."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = lb_config(compute_data)
+    assert "server_tokens off;" in text and "X-Hydra-Upstream" not in text  # internal addresses only if asked
+    allowed = re.search(r'location ~ "\^\((.*)\)\$"', text).group(1).split("|")  # type: ignore[union-attr]
+    for path in ("/api/pull", "/api/push", "/api/delete", "/api/create", "/api/copy", "/api/blobs"):
+        assert not any(re.fullmatch(p, path) for p in allowed), path
+    assert any(re.fullmatch(p, "/api/generate") for p in allowed)
+    assert "return 403" in text.split('location / {', 1)[1].split("}", 1)[0]
+    site = tmp_path / "lb.conf"
+    site.write_text(text)
+    (tmp_path / "nginx.conf").write_text(f"user www-data;\nevents {{}}\nhttp {{\n    include {site};\n}}\n")
+    gixy = Path(sys.executable).with_name("gixy")
+    out = subprocess.run([str(gixy), str(tmp_path / "nginx.conf")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "No issues found." in out.stdout, out.stdout + out.stderr
+    assert "X-Hydra-Upstream" in lb_config({**compute_data, "lb_debug_headers": True})

@@ -9,3 +9,6 @@ ollama_version = "0.8.0-double"
 
 #: Per-token delay of the double, in ms: a stand-in for GPU decode time that benchmarks can reason about.
 ollama_extra_env = {"OLLAMA_DOUBLE_TOKEN_DELAY_MS": "20"}
+
+#: The integration tests and benchmarks read which instance served a request (production default: off).
+lb_debug_headers = True

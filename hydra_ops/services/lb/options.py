@@ -40,5 +40,13 @@ class LbOptions(Options):
         "64m", description="Largest request body (prompts, images).")
     lb_upstream_host_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]+$")] = Field(
         "127.0.0.1", description="Host header sent upstream; loopback-bound Ollama refuses foreign names (403).")
+    lb_allowed_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$")]] = Field(
+        default_factory=lambda: ["/", "/api/version", "/api/tags", "/api/ps", "/api/show", "/api/generate",
+                                 "/api/chat", "/api/embed", "/api/embeddings", "/v1/models", "/v1/chat/completions",
+                                 "/v1/completions", "/v1/embeddings"],
+        description="Paths the LB serves (inference and read endpoints); all others, model management "
+                    "included, get 403.")
+    lb_debug_headers: bool = Field(False, description="Send X-Hydra-Upstream (the instance that served) to "
+                                                      "clients; internal addresses, so off unless asked.")
     lb_extra_directives: list[Annotated[str, AfterValidator(_directive)]] = Field(
         default_factory=list, description="Raw nginx directives appended inside the LB's location block.")

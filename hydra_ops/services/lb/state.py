@@ -34,5 +34,6 @@ def _render(lb: LbOptions, ports: list[int], stamp: str) -> str:
         port=lb.lb_port, client_max_body_size=lb.lb_client_max_body_size, host_header=lb.lb_upstream_host_header,
         connect_timeout=lb.lb_proxy_connect_timeout, read_timeout=lb.lb_proxy_read_timeout,
         send_timeout=lb.lb_proxy_send_timeout, next_upstream_tries=lb.lb_next_upstream_tries,
-        extra_directives=lb.lb_extra_directives, fingerprint=stamp,
+        extra_directives=lb.lb_extra_directives, fingerprint=stamp, allowed_paths=lb.lb_allowed_paths,
+        debug_headers=lb.lb_debug_headers,
     )
