@@ -10,7 +10,7 @@ from hydra_ops.settings import AbsPath, Address, Duration, Options, Port
 
 
 def _directive(text: str) -> str:
-    if any(ch in text for ch in "{}\n"):
+    if any(ch in text for ch in "{}\n") or not (text.isascii() and text.isprintable()):
         raise ValueError("is not a single directive (a string without braces or newlines)")
     return text
 

@@ -11,6 +11,8 @@ from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, 
 
 _MODEL = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+#: Values an EnvironmentFile and a Nix string both carry verbatim (no quotes, escapes, $ or whitespace).
+_ENV_VALUE = re.compile(r"^[A-Za-z0-9._:/,=@+%-]{0,1024}$")
 
 
 def _model(name: str) -> str:
@@ -79,9 +81,10 @@ class OllamaOptions(Options):
     @field_validator("ollama_extra_env")
     @classmethod
     def _env(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in env if not _ENV_NAME.match(k)] + [k for k, v in env.items() if "\n" in v or "\0" in v]
+        bad = [k for k in env if not _ENV_NAME.match(k)] + [k for k, v in env.items() if not _ENV_VALUE.match(v)]
         if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name or not a one-line value")
+            raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name, or a value with "
+                             "characters other than letters, digits and . _ : / , = @ + % -")
         return env
 
     @field_validator("ollama_instances")
