@@ -31,8 +31,11 @@ def test_compute_starts_in_the_audit_state(compute_before: Cluster) -> None:
     ('ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 7, "port": 11435}]',
      "GPU 7 (port 11435) does not exist on hydra-compute"),
     ('ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 1, "port": 65536}]',
-     "ollama_instances[1].port: 65536 is out of range"),
-    ('lb_method = "fastest"', "lb_method: 'fastest' is not one of"),
+     "ollama_instances[1].port: 65536: input should be less than or equal to 65535"),
+    ('lb_method = "fastest"', "lb_method: 'fastest': input should be 'least_conn', 'round_robin' or 'ip_hash'"),
+    ('ollama_release_url = "https://h/x?a=\';id;\'"',
+     "ollama_release_url: \"https://h/x?a=';id;'\" is not an http(s) URL"),
+    ('ollama_num_paralel = 2', "ollama_num_paralel: unknown setting; did you mean ollama_num_parallel?"),
 ])
 def test_bad_group_data_is_refused_and_touches_no_host(
     compute_before: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path, overrides: str, message: str,
