@@ -6,8 +6,8 @@ Run from the project root: `pyinfra inventory.py deploys/storage.py`.
 from pyinfra import host
 
 from hydra_ops.platform import preflight
-from hydra_ops.storage_stack import storage
+from hydra_ops.services.stack import deploy_stack
 
 if "storage" in host.groups:
     preflight("G3", "G4", "G5", "G7", "G8")
-    storage()
+    deploy_stack()

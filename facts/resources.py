@@ -6,7 +6,7 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
-from hydra_ops.stack import parse_cpuset
+from hydra_ops.services.stack.options import parse_cpuset
 
 
 class HostResources(FactBase[dict[str, Any]]):

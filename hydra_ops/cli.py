@@ -92,11 +92,11 @@ def _inventory(cluster_name: str | None) -> str:
 def validate(cluster_name: str | None) -> None:
     """Check every host's group data with the deploys' own validators, without connecting to any host."""
     from hydra_ops.services import compute
-    from hydra_ops.stack import validate_storage
+    from hydra_ops.services.storage import storage
     from hydra_ops.targets import load_inventory
     from hydra_ops.validation import ValidationError, validate_secrets, validate_tabby_roles
 
-    checks = {"compute": compute, "ai": validate_tabby_roles, "storage": validate_storage}
+    checks = {"compute": compute, "ai": validate_tabby_roles, "storage": storage}
     inventory, _ = load_inventory(_inventory(cluster_name))
     failed = False
     for host in inventory:

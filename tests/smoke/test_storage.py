@@ -15,19 +15,19 @@ import yaml
 
 from facts.docker import ComposeContainers
 from hydra_ops.secrets import SecretStore
-from hydra_ops.stack import docker_bytes, redis_bytes, validate_storage
-from hydra_ops.storage_stack import AGENTS
+from hydra_ops.services.redis.options import redis_bytes
+from hydra_ops.services.stack.options import docker_bytes
+from hydra_ops.services.storage import Storage, storage
 from hydra_ops.targets import Target, targets
-from hydra_ops.validation import Settings
 
 
 @pytest.fixture(scope="module")
-def storage(cluster_name: str) -> list[tuple[Target, Settings, Any, dict[str, str]]]:
+def storage_hosts(cluster_name: str) -> list[tuple[Target, Storage, Any, dict[str, str]]]:
     """(target, validated data, testinfra host, secrets) for every storage host."""
     out = []
     for t in targets(cluster_name):
         if "storage" in t.groups:
-            out.append((t, validate_storage(t.data, t.name), testinfra.get_host(t.testinfra_url),
+            out.append((t, storage(t.data, t.name), testinfra.get_host(t.testinfra_url),
                         SecretStore.from_data(t.data).read()))
     assert out, f"no storage host in the {cluster_name} inventory"
     return out
@@ -38,33 +38,33 @@ def addresses(cluster_name: str) -> dict[str, str]:
     return {t.name: t.address for t in targets(cluster_name)}
 
 
-def litellm_config(cfg: Settings, host: Any) -> dict[str, Any]:
-    return yaml.safe_load(host.file(f"{cfg.stack_dir}/litellm/config.yaml").content_string)
+def litellm_config(cfg: Storage, host: Any) -> dict[str, Any]:
+    return yaml.safe_load(host.file(f"{cfg.stack.stack_dir}/litellm/config.yaml").content_string)
 
 
 class TestLiteLLM:
     """G5: the gateway routes through the LB and caches in Redis."""
 
-    def test_fast_models_route_to_the_lb_on_11400(self, storage: list, addresses: dict[str, str]) -> None:
-        for target, cfg, host, secrets in storage:
+    def test_fast_models_route_to_the_lb_on_11400(self, storage_hosts: list, addresses: dict[str, str]) -> None:
+        for target, cfg, host, secrets in storage_hosts:
             routes = {m["model_name"]: m["litellm_params"]["api_base"] for m in litellm_config(cfg, host)["model_list"]}
-            for name, model in cfg.litellm_models.items():
-                backend = cfg.litellm_backends[model["backend"]]
-                want = f"http://{addresses[backend['host']]}:{backend['port']}{backend['path']}"
+            for name, model in cfg.litellm.litellm_models.items():
+                backend = cfg.litellm.litellm_backends[model.backend]
+                want = f"http://{addresses[backend.host]}:{backend.port}{backend.path}"
                 assert routes[name] == want, f"{target.name}: {name} goes to {routes[name]}, not {want}"
             assert any(url.endswith(":11400") for url in routes.values()), "no model routes to the :11400 LB"
-            listed = requests.get(f"http://{target.address}:{cfg.litellm_port}/v1/models", timeout=30,
+            listed = requests.get(f"http://{target.address}:{cfg.litellm.litellm_port}/v1/models", timeout=30,
                                   headers={"Authorization": f"Bearer {secrets['litellm_master_key']}"})
-            assert {m["id"] for m in listed.json()["data"]} == set(cfg.litellm_models)
+            assert {m["id"] for m in listed.json()["data"]} == set(cfg.litellm.litellm_models)
 
-    def test_redis_cache_is_on_and_a_repeated_request_is_a_hit(self, storage: list) -> None:
-        for target, cfg, host, secrets in storage:
+    def test_redis_cache_is_on_and_a_repeated_request_is_a_hit(self, storage_hosts: list) -> None:
+        for target, cfg, host, secrets in storage_hosts:
             settings = litellm_config(cfg, host)["litellm_settings"]
             assert settings["cache"] is True and settings["cache_params"]["type"] == "redis"
-            fast = next(n for n, m in cfg.litellm_models.items() if m["backend"] == "ollama_lb")
+            fast = next(n for n, m in cfg.litellm.litellm_models.items() if m.backend == "ollama_lb")
             body = {"model": fast, "max_tokens": 8,
                     "messages": [{"role": "user", "content": f"hydra smoke {uuid.uuid4()}"}]}
-            url = f"http://{target.address}:{cfg.litellm_port}/v1/chat/completions"
+            url = f"http://{target.address}:{cfg.litellm.litellm_port}/v1/chat/completions"
             auth = {"Authorization": f"Bearer {secrets['litellm_master_key']}"}
             first = requests.post(url, json=body, headers=auth, timeout=300)
             second = requests.post(url, json=body, headers=auth, timeout=300)
@@ -73,7 +73,7 @@ class TestLiteLLM:
             def text(reply: requests.Response) -> str:
                 return reply.json()["choices"][0]["message"]["content"]
             assert key and text(first) == text(second)
-            r = redis.Redis(host=target.address, port=cfg.redis_port, password=secrets["redis_password"],
+            r = redis.Redis(host=target.address, port=cfg.redis.redis_port, password=secrets["redis_password"],
                             socket_timeout=10)
             assert r.exists(key) == 1, f"{target.name}: cache key not in Redis"
 
@@ -81,49 +81,50 @@ class TestLiteLLM:
 class TestRedis:
     """G4: the KV/cache tier."""
 
-    def test_runs_with_the_configured_maxmemory_policy_and_aof(self, storage: list) -> None:
-        for target, cfg, _, secrets in storage:
-            r = redis.Redis(host=target.address, port=cfg.redis_port, password=secrets["redis_password"],
+    def test_runs_with_the_configured_maxmemory_policy_and_aof(self, storage_hosts: list) -> None:
+        for target, cfg, _, secrets in storage_hosts:
+            r = redis.Redis(host=target.address, port=cfg.redis.redis_port, password=secrets["redis_password"],
                             socket_timeout=10)
             got = {k: v for pattern in ("maxmemory", "maxmemory-policy", "appendonly", "appendfsync")
                    for k, v in r.config_get(pattern).items()}
-            assert got == {"maxmemory": str(redis_bytes(cfg.redis_maxmemory)),
-                           "maxmemory-policy": cfg.redis_maxmemory_policy,
-                           "appendonly": "yes" if cfg.redis_appendonly else "no",
-                           "appendfsync": cfg.redis_appendfsync}, target.name
+            o = cfg.redis
+            assert got == {"maxmemory": str(redis_bytes(o.redis_maxmemory)),
+                           "maxmemory-policy": o.redis_maxmemory_policy,
+                           "appendonly": "yes" if o.redis_appendonly else "no",
+                           "appendfsync": o.redis_appendfsync}, target.name
 
-    def test_refuses_clients_without_the_password(self, storage: list) -> None:
-        for target, cfg, _, _ in storage:
+    def test_refuses_clients_without_the_password(self, storage_hosts: list) -> None:
+        for target, cfg, _, _ in storage_hosts:
             with pytest.raises(redis.AuthenticationError):
-                redis.Redis(host=target.address, port=cfg.redis_port, socket_timeout=10).get("any")
+                redis.Redis(host=target.address, port=cfg.redis.redis_port, socket_timeout=10).get("any")
 
-    def test_password_include_is_private_and_overcommit_is_set(self, storage: list) -> None:
-        for target, cfg, host, _ in storage:
+    def test_password_include_is_private_and_overcommit_is_set(self, storage_hosts: list) -> None:
+        for target, cfg, host, _ in storage_hosts:
             include = host.file(f"{cfg.secret_dir}/redis-auth.conf")
-            uid, gid = (int(n) for n in cfg.redis_uid.split(":"))
+            uid, gid = (int(n) for n in cfg.redis.redis_uid.split(":"))
             assert (include.mode, include.uid, include.gid) == (0o600, uid, gid), target.name
             assert "vm.overcommit_memory = 1" in host.file("/etc/sysctl.d/60-hydra-redis.conf").content_string
-            if cfg.apply_sysctls_live:
+            if cfg.stack.apply_sysctls_live:
                 assert host.file("/proc/sys/vm/overcommit_memory").content_string.strip() == "1"
 
 
 class TestStack:
     """G7/G8 and the stack: every service runs pinned to its cores."""
 
-    def test_every_container_runs_its_pinned_image_on_its_cpuset(self, storage: list) -> None:
+    def test_every_container_runs_its_pinned_image_on_its_cpuset(self, storage_hosts: list) -> None:
         fact = ComposeContainers()
-        for target, cfg, host, _ in storage:
-            running = fact.process(host.check_output(fact.command(cfg.compose_project)).splitlines())
-            for name, svc in cfg.stack_services.items():
+        for target, cfg, host, _ in storage_hosts:
+            running = fact.process(host.check_output(fact.command(cfg.stack.compose_project)).splitlines())
+            for name, svc in cfg.stack.stack_services.items():
                 c = running.get(name)
                 assert c, f"{target.name}: {name} has no container"
                 assert (c["state"], c["image"], c["cpuset"], c["memory"]) == \
-                       ("running", svc["image"], svc["cpuset"], docker_bytes(svc["mem_limit"])), f"{name}: {c}"
+                       ("running", svc.image, svc.cpuset, docker_bytes(svc.mem_limit)), f"{name}: {c}"
 
-    def test_agent_runtimes_are_healthy(self, storage: list) -> None:
-        for target, cfg, host, _ in storage:
-            for name in (n for n in AGENTS if n in cfg.stack_services):
+    def test_agent_runtimes_are_healthy(self, storage_hosts: list) -> None:
+        for target, cfg, host, _ in storage_hosts:
+            for name in (n for n in cfg.agents.agent_frameworks if n in cfg.stack.stack_services):
                 cid = host.check_output(f"docker ps -q --filter label=com.docker.compose.project="
-                                        f"{cfg.compose_project} --filter label=com.docker.compose.service={name}")
+                                        f"{cfg.stack.compose_project} --filter label=com.docker.compose.service={name}")
                 status = host.check_output(f"docker inspect -f '{{{{.State.Health.Status}}}}' {cid}")
                 assert status == "healthy", f"{target.name}: {name} is {status}"

@@ -10,18 +10,14 @@ import yaml
 
 from devcluster.local.stack_images import local_builds
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.gaps.g04_redis import redis_conf
-from hydra_ops.gaps.g05_litellm import config_yaml, secret_env
-from hydra_ops.stack import (
-    check_host,
-    check_secret_values,
-    docker_bytes,
-    parse_cpuset,
-    pinned,
-    redis_bytes,
-    validate_storage,
-)
-from hydra_ops.storage_stack import compose_yml
+from hydra_ops.services.litellm.options import secret_env
+from hydra_ops.services.litellm.state import config_yaml
+from hydra_ops.services.redis.options import check_secret_values, redis_bytes
+from hydra_ops.services.redis.state import redis_conf
+from hydra_ops.services.stack.host import check_host
+from hydra_ops.services.stack.options import SEED_SERVICES, docker_bytes, parse_cpuset, pinned
+from hydra_ops.services.stack.state import compose_yml
+from hydra_ops.services.storage import storage as validate_storage
 from hydra_ops.targets import load_inventory
 from hydra_ops.validation import ValidationError
 
@@ -39,36 +35,46 @@ def storage_data() -> dict[str, Any]:
 def test_parsers() -> None:
     assert parse_cpuset("8-11,20") == {8, 9, 10, 11, 20}
     assert parse_cpuset("0") == {0}
-    for bad in ("11-8", "8-", "a", "", "1,,2"):
+    for bad in ("11-8", "8-", "a", "", "1,,2", "0-99999", "8\n", "8-11\n"):
         with pytest.raises(ValueError):
             parse_cpuset(bad)
     assert docker_bytes("512m") == 512 * 1024 ** 2 and docker_bytes("32g") == 32 * 1024 ** 3
     assert redis_bytes("100gb") == 100 * 1024 ** 3 and redis_bytes("1g") == 10 ** 9 and redis_bytes("64mb") == 64 << 20
     assert pinned("redis:7.2.5-bookworm") and pinned("ghcr.io/x/y@sha256:" + "0" * 64)
     assert not pinned("redis") and not pinned("redis:latest") and not pinned("localhost:5000/redis")
+    for bad in ("redis:7.2.5\n", "redis:7.2.5\nprivileged: true", "redis:7 #x", "Redis:7", "redis:7\"", ""):
+        assert not pinned(bad), bad
+    for bad in ("512m\n", "1t", "-1g", " 1g"):
+        with pytest.raises(ValueError):
+            docker_bytes(bad)
 
 
 def test_production_defaults_follow_the_core_table(storage_data: dict[str, Any]) -> None:
     cfg = validate_storage(storage_data)
-    check_host(cfg, EPYC)
-    table = {name: svc["cpuset"] for name, svc in cfg.stack_services.items()}
+    check_host(cfg.stack, cfg.redis, EPYC)
+    table = {name: svc.cpuset for name, svc in cfg.stack.stack_services.items()}
     assert table["postgres"] == "8-11" and table["redis"] == table["qdrant"] == "12-15"
     assert (table["n8n"], table["crewai"], table["langgraph"]) == ("20-27", "28-35", "36-43")
-    assert cfg.redis_maxmemory == "100gb" and cfg.redis_maxmemory_policy == "allkeys-lru" and cfg.redis_appendonly
+    r = cfg.redis
+    assert r.redis_maxmemory == "100gb" and r.redis_maxmemory_policy == "allkeys-lru" and r.redis_appendonly
 
 
 @pytest.mark.parametrize(("override", "message"), [
     ({"crewai": {"cpuset": "20-29"}}, "crewai (20-29) and n8n (20-27) overlap on cores 20,21,22,23,24,25,26,27"),
     ({"crewai": {"cpuset": "6-9"}}, "overlaps host_reserved_cpuset '0-7' (cores 6,7)"),
     ({"crewai": {"cpuset": "35-28"}}, "runs backwards"),
-    ({"crewai": {"image": "hydra/crewai:latest"}}, "is not pinned"),
-    ({"crewai": {"image": "hydra/crewai"}}, "is not pinned"),
-    ({"crewai": {"mem_limit": "lots"}}, "is not a docker size"),
-    ({"crewai": {"cpus": 4}}, "'cpus' is not a service setting"),
-    ({"postgres": {"ports": ["everywhere"]}}, "is not a port mapping"),
+    ({"crewai": {"cpuset": "8-11\n"}}, "stack_services.crewai.cpuset: '8-11\\n' is not a cpuset"),
+    ({"crewai": {"image": "hydra/crewai:latest"}}, "stack_services.crewai.image: 'hydra/crewai:latest' is not pinned"),
+    ({"crewai": {"image": "hydra/crewai"}}, "stack_services.crewai.image: 'hydra/crewai' is not pinned"),
+    ({"crewai": {"image": "hydra/crewai:1.0\nprivileged: true"}}, "stack_services.crewai.image"),
+    ({"crewai": {"mem_limit": "lots"}}, "stack_services.crewai.mem_limit: 'lots' is not a docker size"),
+    ({"crewai": {"mem_limit": "1m"}}, "stack_services.crewai.mem_limit: '1m' is below docker's smallest"),
+    ({"crewai": {"cpus": 4}}, "stack_services.crewai.cpus: extra inputs are not permitted"),
+    ({"postgres": {"ports": ["everywhere"]}}, "stack_services.postgres.ports[0]: 'everywhere' is not a port mapping"),
+    ({"postgres": {"ports": ["5432:70000"]}}, "stack_services.postgres.ports[0]: '5432:70000' is not a port"),
 ])
 def test_bad_services_are_named(storage_data: dict[str, Any], override: dict[str, Any], message: str) -> None:
-    services = {n: dict(s) for n, s in storage_data["stack_services"].items()}
+    services = {n: dict(s) for n, s in SEED_SERVICES.items()}
     for name, change in override.items():
         services[name].update(change)
     with pytest.raises(ValidationError) as err:
@@ -77,14 +83,25 @@ def test_bad_services_are_named(storage_data: dict[str, Any], override: dict[str
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ({"redis_maxmemory": "120gb"}, "is not below the redis container's mem_limit 110g"),
-    ({"redis_maxmemory": "lots"}, "is not a Redis size"),
-    ({"redis_maxmemory_policy": "lru"}, "redis_maxmemory_policy: 'lru' is not one of"),
+    ({"redis_maxmemory": "120gb"}, "redis_maxmemory: 120gb is not below stack_services.redis.mem_limit 110g"),
+    ({"redis_maxmemory": "lots"}, "redis_maxmemory: 'lots' is not a Redis size"),
+    ({"redis_maxmemory_policy": "lru"}, "redis_maxmemory_policy: 'lru': input should be 'allkeys-lru'"),
+    ({"redis_maxmemory_polcy": "lru"}, "redis_maxmemory_polcy: unknown setting; did you mean redis_maxmemory_policy?"),
     ({"redis_appendfsync": "sometimes"}, "redis_appendfsync"),
-    ({"litellm_fallbacks": {"gpt-4": ["gpt-5"]}}, "names models not in litellm_models: ['gpt-5']"),
+    ({"litellm_fallbacks": {"gpt-4": ["gpt-5"]}},
+     "litellm_fallbacks: gpt-4: ['gpt-5'] names models not in litellm_models: ['gpt-5']"),
     ({"litellm_models": {"x": {"backend": "nowhere", "model": "ollama/x"}}, "litellm_fallbacks": {}},
-     "'nowhere' is not in litellm_backends"),
+     "litellm_models: x.backend 'nowhere' is not in litellm_backends"),
     ({"secret_files": []}, "secret_files: 'litellm_master_key' lacks an entry LiteLLM reads"),
+    ({"secret_files": [{"secret": "litellm_master_key", "owner": "root", "group": "root"},
+                       {"secret": "redis_password", "owner": "root", "group": "root"}]},
+     "litellm_backends.tabbyapi.api_key_secret: 'tabby_api_key' is not in secret_files"),
+    ({"litellm_cache": True, "stack_services": {n: s for n, s in SEED_SERVICES.items() if n != "redis"}},
+     "litellm_cache: true needs the redis service in stack_services"),
+    ({"litellm_models": {"x": {"backend": "ollama_lb", "model": "ollama/x", "description": 'a "quote"'}}},
+     "litellm_models.x.description: 'a \"quote\"' is not one line without quotes"),
+    ({"compose_command": []}, "compose_command: list should have at least 1 item"),
+    ({"docker_packages": ["docker.io\nx"]}, "docker_packages[0]"),
 ])
 def test_bad_redis_and_litellm_settings_are_named(storage_data: dict[str, Any], override: dict[str, Any],
                                                   message: str) -> None:
@@ -96,7 +113,7 @@ def test_bad_redis_and_litellm_settings_are_named(storage_data: dict[str, Any], 
 def test_host_facts_bound_cpus_and_memory(storage_data: dict[str, Any]) -> None:
     cfg = validate_storage(storage_data)
     with pytest.raises(ValidationError) as err:
-        check_host(cfg, {"cpus": [0, 1], "mem_bytes": 24 * 1024 ** 3})
+        check_host(cfg.stack, cfg.redis, {"cpus": [0, 1], "mem_bytes": 24 * 1024 ** 3})
     text = str(err.value)
     assert "stack_services.postgres.cpuset: '8-11' names cores 8,9,10,11 the host does not have" in text
     assert "mem_limits add up to 222.0 GiB + host_memory_headroom 24.0 GiB" in text
@@ -114,23 +131,23 @@ def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[
     cfg = validate_storage(storage_data)
     compose = yaml.safe_load(compose_yml(cfg))
     services = compose["services"]
-    for name, svc in cfg.stack_services.items():
+    for name, svc in cfg.stack.stack_services.items():
         assert (services[name]["cpuset"], services[name]["mem_limit"], services[name]["image"]) == \
-               (svc["cpuset"], svc["mem_limit"], svc["image"])
+               (svc.cpuset, svc.mem_limit, svc.image)
     redis = services["redis"]
     assert redis["user"] == "999:999" and "/etc/hydra/secrets/redis-auth.conf:/run/secrets/redis-auth.conf:ro" \
         in redis["volumes"]
     litellm = services["litellm"]
     assert litellm["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and "environment" not in litellm
     assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/etc/hydra")} == \
-           {f"/run/secrets/{s}" for s in secret_env(cfg).values()}
+           {f"/run/secrets/{s}" for s in secret_env(cfg.litellm).values()}
     assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
     assert set(compose["volumes"]) == {"redis-data", "postgres-data", "ollama-cpu-data"}
     assert services["ollama-cpu"]["ports"] == ["11500:11434"]
 
 
 def test_redis_conf_includes_the_password_file_and_never_the_password(storage_data: dict[str, Any]) -> None:
-    text = redis_conf(validate_storage(storage_data))
+    text = redis_conf(validate_storage(storage_data).redis)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert {"maxmemory 100gb", "maxmemory-policy allkeys-lru", "appendonly yes", "appendfsync everysec",
             "include /run/secrets/redis-auth.conf"} <= set(lines)
@@ -139,7 +156,7 @@ def test_redis_conf_includes_the_password_file_and_never_the_password(storage_da
 
 def test_litellm_config_routes_by_inventory_and_caches(storage_data: dict[str, Any]) -> None:
     cfg = validate_storage(storage_data)
-    conf = yaml.safe_load(config_yaml(cfg, resolve=ADDRESSES.__getitem__))
+    conf = yaml.safe_load(config_yaml(cfg.litellm, resolve=ADDRESSES.__getitem__))
     routes = {m["model_name"]: m["litellm_params"] for m in conf["model_list"]}
     assert routes["gpt-3.5-turbo"]["api_base"] == routes["llama-7b"]["api_base"] == "http://192.0.2.203:11400"
     assert routes["gpt-4"] == {"model": "openai/default", "api_base": "http://192.0.2.250:5000/v1",

@@ -2,7 +2,8 @@
 on the host (no registry is reachable).
 
 `hydra cluster up` copies this file to .cluster/group_data/storage.py and appends stack_builds and
-stack_base_images with this run's artifact URLs and sums. Production defaults in group_data/storage.py stay untouched.
+stack_base_images with this run's artifact URLs and sums. The production defaults (declared in
+hydra_ops/services/*/options.py) stay untouched.
 """
 
 #: Two cores, no room for a reserved OS pool.

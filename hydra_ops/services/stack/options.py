@@ -1,234 +1,243 @@
-"""hydra-storage's compose stack as data: parse and check cpusets, sizes, images, Redis and LiteLLM settings
-before any host is touched (seed 001 Parts 3-5). Host-dependent checks (CPUs, RAM) take the host's facts."""
+"""hydra-storage's compose project (the stack every storage service runs in): every option declared once, with
+the parsers of cpusets and sizes and the checks between services (cores shared only within a pool, seed 001 Part 4).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import combinations
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hydra_ops import TEMPLATES
-from hydra_ops.validation import MODEL, Settings, ValidationError, _Checker
+from hydra_ops.settings import AbsPath, Options, Sha256, Url
 
-SERVICE = re.compile(r"^[a-z][a-z0-9-]*$")
-CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-DOCKER_SIZE = re.compile(r"^(\d+)([bkmg]?)$", re.I)
-REDIS_SIZE = re.compile(r"^(\d+)(k|kb|m|mb|g|gb)?$", re.I)
-REDIS_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
-                  "volatile-ttl", "noeviction")
-SECRET_SAFE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")  # fits a quoted redis.conf string and a shell word
-SERVICE_KEYS = {"image", "cpuset", "mem_limit", "cpu_pool", "ports"}
-PORT_MAP = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}:)?\d{1,5}:\d{1,5}$")
+_CPUSET = re.compile(r"\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*")
+_DOCKER_SIZE = re.compile(r"(\d{1,15})([bkmg]?)", re.I)
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::\d{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:(?P<digest>[0-9a-f]{64}))?")
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+_PORT_MAP = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>\d{1,5}):(?P<container>\d{1,5})")
+MAX_CPU = 8191  # the kernel's largest NR_CPUS
 
 
 def parse_cpuset(text: str) -> set[int]:
     """'8-11,20' -> {8, 9, 10, 11, 20}; ValueError on anything docker would refuse."""
-    if not isinstance(text, str) or not CPUSET.match(text):
+    if not isinstance(text, str) or not _CPUSET.fullmatch(text):
         raise ValueError(f"{text!r} is not a cpuset like '8-11' or '0,2-3'")
     cpus: set[int] = set()
     for part in text.split(","):
         lo, _, hi = part.partition("-")
         if hi and int(hi) < int(lo):
             raise ValueError(f"{text!r}: range {part} runs backwards")
+        if int(hi or lo) > MAX_CPU:
+            raise ValueError(f"{text!r}: core {hi or lo} is beyond {MAX_CPU}")
         cpus.update(range(int(lo), int(hi or lo) + 1))
     return cpus
 
 
 def docker_bytes(text: str) -> int:
     """A docker size ('512m', '32g'; binary units) in bytes."""
-    m = DOCKER_SIZE.match(str(text))
+    m = _DOCKER_SIZE.fullmatch(text) if isinstance(text, str) else None
     if not m:
         raise ValueError(f"{text!r} is not a docker size like '512m' or '32g'")
     return int(m[1]) * 1024 ** "bkmg".index((m[2] or "b").lower())
 
 
-def redis_bytes(text: str) -> int:
-    """A redis.conf size in bytes: '1g' is 10^9 and '1gb' is 2^30, as Redis reads them."""
-    m = REDIS_SIZE.match(str(text))
-    if not m:
-        raise ValueError(f"{text!r} is not a Redis size like '100gb' or '64mb'")
-    unit = (m[2] or "").lower()
-    base = 1024 if unit.endswith("b") else 1000
-    return int(m[1]) * base ** (" kmg".index(unit[:1] or " "))
-
-
 def pinned(image: str) -> bool:
-    """An image reference with a digest or an explicit tag other than 'latest'."""
-    if "@sha256:" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag not in ("", "latest")
+    """A well-formed image reference with a digest or an explicit tag other than 'latest'."""
+    m = _IMAGE.fullmatch(image) if isinstance(image, str) and len(image) <= 512 else None
+    return bool(m) and bool(m["digest"] or (m["tag"] and m["tag"] != "latest"))  # type: ignore[index]
 
 
-def validate_storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Settings:
-    """Check the stack, G4 Redis and G5 LiteLLM group data; raise naming every bad key, or return it typed."""
-    c = _Checker(data)
-    for key in ("stack_dir",):
-        c.path(key)
-    c.match("compose_project", SERVICE, "a lower-case project name")
-    cmd = c.typed("compose_command", list, "a command as a list, like ['docker-compose']")
-    c.each("compose_command", cmd, lambda w: not isinstance(w, str) or not w, "is not a word")
-    c.typed("docker_packages", list, "a list of Debian packages")
-    c.typed("apply_sysctls_live", bool, "true or false")
-    services = c.typed("stack_services", dict, "a mapping of service name -> settings") or {}
-    reserved_text = data.get("host_reserved_cpuset")
-    reserved = _cpuset(c, "host_reserved_cpuset", reserved_text) if reserved_text != "" else set()
-    _parsed(docker_bytes, data.get("host_memory_headroom"), c, "host_memory_headroom")
-    cpus: dict[str, set[int]] = {}
-    for name, svc in services.items():
-        key = f"stack_services.{name}"
-        if not SERVICE.match(str(name)) or not isinstance(svc, dict):
-            c.problems.append(f"{key}: needs a lower-case name and a mapping of {sorted(SERVICE_KEYS)}")
-            continue
-        c.each(key, sorted(set(svc) - SERVICE_KEYS), lambda k: True, "is not a service setting")
-        c.each(key, sorted({"image", "cpuset", "mem_limit"} - set(svc)), lambda k: True, "is missing")
-        if "image" in svc and not (isinstance(svc["image"], str) and pinned(svc["image"])):
-            c.problems.append(f"{key}.image: {svc['image']!r} is not pinned (give a release tag or a digest)")
-        c.each(f"{key}.ports", svc.get("ports", []), lambda p: not PORT_MAP.match(str(p)),
-               "is not a port mapping like '5432:5432'")
-        _parsed(docker_bytes, svc.get("mem_limit", "0"), c, f"{key}.mem_limit")
-        cpus[name] = _cpuset(c, f"{key}.cpuset", svc.get("cpuset", "0"))
-        if reserved and cpus[name] & reserved:
-            c.problems.append(f"{key}.cpuset: {svc['cpuset']!r} overlaps host_reserved_cpuset "
-                              f"{data['host_reserved_cpuset']!r} (cores {_fmt(cpus[name] & reserved)})")
-    pools = {n: services[n].get("cpu_pool", n) for n in cpus}
-    for a, b in combinations(sorted(cpus), 2):
-        if pools[a] != pools[b] and cpus[a] & cpus[b]:
-            c.problems.append(f"stack_services: {a} ({services[a]['cpuset']}) and {b} ({services[b]['cpuset']}) "
-                              f"overlap on cores {_fmt(cpus[a] & cpus[b])}; give both the same cpu_pool to share")
-    _builds(c, data)
-    if "redis" in services:
-        _redis(c, data)
-    if "litellm" in services:
-        _litellm(c, data, services)
-    if "ollama-cpu" in services:
-        models = c.typed("ollama_cpu_models", list, "a list of model names") or []
-        c.each("ollama_cpu_models", models, lambda m: not isinstance(m, str) or not MODEL.match(m),
-               "is not a model name")
-    if c.problems:
-        raise ValidationError(host, c.problems)
-    return Settings(data=data, instances=())
+def checked(parse: Callable[[str], object]) -> Callable[[str], str]:
+    """A validator from a parser: the parser's complaint without the value (the error message shows it)."""
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix(f"{text!r}").lstrip(": ")) from None
+        return text
+    return check
 
 
-def _builds(c: _Checker, data: Mapping[str, Any]) -> None:
-    builds = c.typed("stack_builds", dict, "a mapping of image tag -> {template, vars}") or {}
-    for tag, spec in builds.items():
-        if not isinstance(spec, dict) or set(spec) != {"template", "vars"} or not isinstance(spec["vars"], dict):
-            c.problems.append(f"stack_builds.{tag}: must be exactly {{template, vars}}")
-        elif not (TEMPLATES / "images" / str(spec["template"])).is_file():
-            c.problems.append(f"stack_builds.{tag}.template: no templates/images/{spec['template']}")
-        if not pinned(str(tag)):
-            c.problems.append(f"stack_builds: {tag!r} is not a pinned tag")
-    bases = c.typed("stack_base_images", list, "a list of {tag, url, sha256}") or []
-    c.each("stack_base_images", bases, lambda b: not isinstance(b, dict) or set(b) != {"tag", "url", "sha256"},
-           "must be exactly {tag, url, sha256}")
+_cpuset = checked(parse_cpuset)
+_size = checked(docker_bytes)
 
 
-def _redis(c: _Checker, data: Mapping[str, Any]) -> None:
-    c.int_range("redis_port", 1, 65535)
-    maxmemory = _parsed(redis_bytes, data.get("redis_maxmemory"), c, "redis_maxmemory")
-    c.each("redis_maxmemory_policy", [data.get("redis_maxmemory_policy")], lambda p: p not in REDIS_POLICIES,
-           f"is not one of {', '.join(REDIS_POLICIES)}")
-    c.typed("redis_appendonly", bool, "true or false")
-    c.each("redis_appendfsync", [data.get("redis_appendfsync")], lambda p: p not in ("always", "everysec", "no"),
-           "is not always, everysec or no")
-    c.match("redis_uid", re.compile(r"^\d+:\d+$"), "uid:gid numbers")
-    svc = data["stack_services"]["redis"]
-    limit = _parsed(docker_bytes, svc.get("mem_limit"))
-    if maxmemory and limit and maxmemory >= limit:
-        c.problems.append(f"redis_maxmemory: {data['redis_maxmemory']} is not below the redis container's "
-                          f"mem_limit {svc['mem_limit']} (Redis needs room for fragmentation and AOF rewrites)")
+def _image(text: str) -> str:
+    if not pinned(text):
+        raise ValueError("is not pinned (give a release tag other than latest, or a digest)")
+    return text
 
 
-def _litellm(c: _Checker, data: Mapping[str, Any], services: Mapping[str, Any]) -> None:
-    c.int_range("litellm_port", 1, 65535)
-    c.int_range("litellm_num_retries", 0, 10)
-    c.int_range("litellm_request_timeout", 1, 86400)
-    c.int_range("litellm_cache_ttl", 1, 30 * 86400)
-    c.match("litellm_routing_strategy", re.compile(r"^[a-z-]+$"), "a router strategy name")
-    c.typed("litellm_drop_params", bool, "true or false")
-    cache = c.typed("litellm_cache", bool, "true or false")
-    needed = {"litellm_master_key"} | ({"redis_password"} if cache else set())
-    c.each("secret_files", sorted(needed - _secret_files(data)), lambda n: True,
-           "lacks an entry LiteLLM reads (add {secret, owner, group} for it)")
-    if cache and "redis" not in services:
-        c.problems.append("litellm_cache: true needs the redis service in stack_services")
-    backends = c.typed("litellm_backends", dict, "a mapping of backend -> {host, port, path}") or {}
-    for name, b in backends.items():
-        if not isinstance(b, dict) or set(b) - {"api_key_secret"} != {"host", "port", "path"} \
-                or not _port(b.get("port")):
-            c.problems.append(f"litellm_backends.{name}: must be {{host, port (1..65535), path[, api_key_secret]}}")
-        elif b.get("api_key_secret") and b["api_key_secret"] not in _secret_files(data):
-            c.problems.append(f"litellm_backends.{name}.api_key_secret: {b['api_key_secret']!r} is not in "
-                              "secret_files, so it would never reach the host")
-    models = c.typed("litellm_models", dict, "a mapping of model name -> {backend, model, ...}") or {}
-    for name, m in models.items():
-        if not isinstance(m, dict) or not {"backend", "model"} <= set(m):
-            c.problems.append(f"litellm_models.{name}: needs backend and model")
-        elif m["backend"] not in backends:
-            c.problems.append(f"litellm_models.{name}.backend: {m['backend']!r} is not in litellm_backends")
-    fallbacks = c.typed("litellm_fallbacks", dict, "a mapping of model -> [fallback models]") or {}
-    for name, chain in fallbacks.items():
-        unknown = [m for m in [name, *(chain if isinstance(chain, list) else [chain])] if m not in models]
-        if unknown or not isinstance(chain, list):
-            c.problems.append(f"litellm_fallbacks.{name}: {chain!r} names models not in litellm_models: {unknown}")
+def _name(text: str) -> str:
+    if not _NAME.fullmatch(text):
+        raise ValueError("is not a lower-case name (letters, digits, -)")
+    return text
 
 
-def _secret_files(data: Mapping[str, Any]) -> set[str]:
-    return {f.get("secret") for f in data.get("secret_files") or [] if isinstance(f, dict)}
-
-
-def check_host(cfg: Settings, resources: Mapping[str, Any], host: str = "hydra-storage") -> None:
-    """Compare the stack with the host's facts: every cpuset on an online CPU, limits + headroom within RAM."""
-    online, ram = set(resources["cpus"]), int(resources["mem_bytes"])
-    problems = []
-    for name, svc in cfg.stack_services.items():
-        missing = parse_cpuset(svc["cpuset"]) - online
-        if missing:
-            problems.append(f"stack_services.{name}.cpuset: {svc['cpuset']!r} names cores {_fmt(missing)} the host "
-                            f"does not have (online: {_fmt(online)})")
-    headroom = docker_bytes(cfg.host_memory_headroom)
-    total = sum(docker_bytes(s["mem_limit"]) for s in cfg.stack_services.values())
-    if total + headroom > ram:
-        problems.append(f"stack_services: mem_limits add up to {_gib(total)} + host_memory_headroom {_gib(headroom)}"
-                        f", more than the host's {_gib(ram)} of RAM")
-    if "redis" in cfg.stack_services and redis_bytes(cfg.redis_maxmemory) + headroom > ram:
-        problems.append(f"redis_maxmemory: {cfg.redis_maxmemory} + host_memory_headroom leaves the host no room "
-                        f"(it has {_gib(ram)} of RAM)")
-    if problems:
-        raise ValidationError(host, problems)
-
-
-def check_secret_values(values: Mapping[str, str], host: str = "hydra-storage") -> None:
-    """Secrets that go into redis.conf and shell words must be plain tokens (names only in the error)."""
-    bad = sorted(name for name, value in values.items() if not SECRET_SAFE.match(value))
-    if bad:
-        raise ValidationError(host, [f"secret {n}: use a token of 16+ characters from [A-Za-z0-9._~+/=-] "
-                                     "(`hydra secrets rotate` makes one)" for n in bad])
-
-
-def _cpuset(c: _Checker, key: str, value: Any) -> set[int]:
-    return _parsed(parse_cpuset, value, c, key) or set()
-
-
-def _parsed(parse: Callable[[Any], Any], value: Any, c: _Checker | None = None, key: str = "") -> Any:
-    """parse(value), or None with the parser's complaint recorded under key (when a checker is given)."""
+def _port_map(text: str) -> str:
+    m = _PORT_MAP.fullmatch(text)
+    ok = bool(m) and all(1 <= int(m[p]) <= 65535 for p in ("host", "container"))  # type: ignore[index]
     try:
-        return parse(value)
-    except (ValueError, TypeError) as exc:
-        if c is not None:
-            c.problems.append(f"{key}: {exc}")
-        return None
+        ok = ok and (m["ip"] is None or bool(ipaddress.IPv4Address(m["ip"])))  # type: ignore[index]
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("is not a port mapping like '5432:5432' or '127.0.0.1:5432:5432'")
+    return text
 
 
-def _port(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+def _word(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._/+=-]{1,255}", text):
+        raise ValueError("is not a command word (letters, digits, . _ / + = -)")
+    return text
 
 
-def _fmt(cpus: set[int]) -> str:
+_cpuset.what = "a cpuset like 8-11,20"  # type: ignore[attr-defined]
+_size.what = "a docker size like 512m or 32g"  # type: ignore[attr-defined]
+_image.what = "a pinned image reference"  # type: ignore[attr-defined]
+_name.what = "a lower-case name"  # type: ignore[attr-defined]
+
+Cpuset = Annotated[str, AfterValidator(_cpuset)]
+DockerSize = Annotated[str, AfterValidator(_size)]
+Image = Annotated[str, AfterValidator(_image)]
+Name = Annotated[str, AfterValidator(_name)]
+PortMap = Annotated[str, AfterValidator(_port_map)]
+Word = Annotated[str, AfterValidator(_word)]
+DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,127}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Service(_Strict):
+    """One compose service: its pinned image, the cores it runs on, its memory cap, published ports."""
+
+    image: Image = Field(description="Pinned image (a release tag or a digest; never latest).")
+    cpuset: Cpuset = Field(description="Cores the container may run on (docker --cpuset-cpus).")
+    mem_limit: DockerSize = Field(description="Memory cap of the container.")
+    cpu_pool: Name | None = Field(None, description="Services in the same pool may share cores (default: own).")
+    ports: list[PortMap] = Field(default_factory=list, description="Published ports, 'host:container'.")
+
+    @field_validator("mem_limit")
+    @classmethod
+    def _enough(cls, text: str) -> str:
+        if docker_bytes(text) < 6 * 1024 ** 2:
+            raise ValueError("is below docker's smallest memory limit (6m)")
+        return text
+
+
+class Build(_Strict):
+    """An image built on the host: a Dockerfile template under templates/images/ and the values it renders with."""
+
+    template: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")]
+    vars: dict[str, Any]
+
+    @field_validator("template")
+    @classmethod
+    def _exists(cls, name: str) -> str:
+        if not (TEMPLATES / "images" / name).is_file():
+            raise ValueError(f"no templates/images/{name}")
+        return name
+
+
+class BaseImage(_Strict):
+    """A root filesystem tarball imported as a base image (`docker import`), checked against its sha256."""
+
+    tag: Image
+    url: Url
+    sha256: Sha256
+
+
+def _python_build(package: str) -> dict[str, Any]:
+    return {"template": "python-venv.Dockerfile.j2", "vars": {"base": "python:3.11-slim-bookworm",
+                                                              "apt_packages": [], "packages": [package],
+                                                              "pip_args": []}}
+
+
+#: seed 001 Part 4's core allocation table; LiteLLM and the CPU fallback in the burst pool (44-55).
+SEED_SERVICES = {
+    "postgres": {"image": "postgres:16.4-bookworm", "cpuset": "8-11", "mem_limit": "32g", "ports": ["5432:5432"]},
+    "redis": {"image": "redis:7.2.5-bookworm", "cpuset": "12-15", "mem_limit": "110g", "cpu_pool": "cache"},
+    "qdrant": {"image": "qdrant/qdrant:v1.12.4", "cpuset": "12-15", "mem_limit": "16g", "cpu_pool": "cache",
+               "ports": ["6333:6333"]},
+    "n8n": {"image": "n8nio/n8n:1.72.1", "cpuset": "20-27", "mem_limit": "8g", "ports": ["5678:5678"]},
+    "crewai": {"image": "hydra/crewai:1.15.30", "cpuset": "28-35", "mem_limit": "16g"},
+    "langgraph": {"image": "hydra/langgraph:1.2.22", "cpuset": "36-43", "mem_limit": "16g"},
+    "litellm": {"image": "ghcr.io/berriai/litellm:main-v1.106.2", "cpuset": "44-47", "mem_limit": "8g"},
+    "ollama-cpu": {"image": "ollama/ollama:0.8.0", "cpuset": "48-55", "mem_limit": "16g", "ports": ["11500:11434"]},
+}
+
+
+class StackOptions(Options):
+    """hydra-storage's docker compose project: engine, images and every service pinned to its cores."""
+
+    prefixes = ("stack_", "compose_", "host_reserved", "host_memory", "docker_")
+
+    docker_packages: list[DebPackage] = Field(
+        default_factory=lambda: ["docker.io", "docker-compose", "curl"],
+        description="Debian: engine, compose and curl for readiness checks (bookworm ships compose v1 1.29; "
+                    "v1 and v2 read the same file).")
+    compose_command: list[Word] = Field(default_factory=lambda: ["docker-compose"], min_length=1,
+                                        description="The compose command; ['docker', 'compose'] for the v2 plugin.")
+    stack_dir: AbsPath = Field("/opt/hydra-stack", description="Directory of the compose project (the seeds' "
+                                                                "/mnt/user/appdata/hydra-stack).")
+    compose_project: Name = Field("hydra-stack", description="Compose project name; container names derive from it.")
+    host_reserved_cpuset: Cpuset | None = Field(
+        "0-7", description="Cores kept for the OS and docker, no service there; None for none (seed 001 Part 4).")
+    host_memory_headroom: DockerSize = Field(
+        "24g", description="Host memory on top of every mem_limit (seed 001 Part 3: ~20 GB system overhead).")
+    stack_services: dict[Name, Service] = Field(
+        default_factory=lambda: {n: Service(**s) for n, s in SEED_SERVICES.items()},
+        description="The stack (seed 001 Part 4); same cpu_pool may share cores, other overlaps are refused. "
+                    "A service missing here is not deployed (removed if it ran).")
+    stack_builds: dict[Image, Build] = Field(
+        default_factory=lambda: {"hydra/crewai:1.15.30": Build(**_python_build("crewai==1.15.30")),
+                                 "hydra/langgraph:1.2.22": Build(**_python_build("langgraph==1.2.22"))},
+        description="Images built on the host (rebuilt when their Dockerfile changes); default: the agent "
+                    "runtimes (CrewAI and LangGraph publish no server image).")
+    stack_base_images: list[BaseImage] = Field(
+        default_factory=list, description="Base images imported from tarballs for air-gapped builds.")
+    apply_sysctls_live: bool = Field(True, description="Apply sysctls to the running kernel as well as persist "
+                                                       "them (False where the kernel is shared, as locally).")
+
+    @field_validator("host_reserved_cpuset", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("stack_services")
+    @classmethod
+    def _cores(cls, services: dict[str, Service], info: ValidationInfo) -> dict[str, Service]:
+        """No service on the reserved cores; cores shared only within a cpu_pool."""
+        reserved_text = info.data.get("host_reserved_cpuset")
+        reserved = parse_cpuset(reserved_text) if reserved_text else set()
+        cpus = {n: parse_cpuset(s.cpuset) for n, s in services.items()}
+        problems = [f"{n}.cpuset {services[n].cpuset!r} overlaps host_reserved_cpuset {reserved_text!r} "
+                    f"(cores {fmt(cpus[n] & reserved)})" for n in cpus if cpus[n] & reserved]
+        for a, b in combinations(sorted(cpus), 2):
+            if pool(services, a) != pool(services, b) and cpus[a] & cpus[b]:
+                problems.append(f"{a} ({services[a].cpuset}) and {b} ({services[b].cpuset}) overlap on cores "
+                                f"{fmt(cpus[a] & cpus[b])}; give both the same cpu_pool to share")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return services
+
+
+def pool(services: dict[str, Service], name: str) -> str:
+    return services[name].cpu_pool or name
+
+
+def fmt(cpus: set[int]) -> str:
     return ",".join(str(n) for n in sorted(cpus))
 
 
-def _gib(n: int) -> str:
+def gib(n: int) -> str:
     return f"{n / 1024 ** 3:.1f} GiB"

@@ -1,0 +1,48 @@
+"""LiteLLM's desired state on any platform: config.yaml from the inventory (fast 7B models through the nginx LB,
+70B through TabbyAPI, code and embeddings on their GPU's instance, a CPU fallback), and the entrypoint that
+exports the secrets it reads from 0600 files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyinfra import inventory
+
+from hydra_ops.render import render
+from hydra_ops.services.litellm.options import LitellmOptions, secret_env
+from hydra_ops.validation import ValidationError
+
+
+def address(name: str) -> str:
+    """Where LiteLLM reaches an inventory host: its ssh_hostname, else its name."""
+    target = inventory.get_host(name, None)
+    if target is None:
+        raise ValidationError("hydra-storage", [f"litellm_backends: host {name!r} is not in the inventory"])
+    return str(target.data.get("ssh_hostname") or name)
+
+
+def model_list(o: LitellmOptions, resolve: Callable[[str], str] = address) -> dict[str, dict[str, Any]]:
+    """litellm_models with each backend turned into an api_base URL (and its key's variable name)."""
+    out = {}
+    for name, m in o.litellm_models.items():
+        b = o.litellm_backends[m.backend]
+        secret = b.api_key_secret
+        out[name] = {"model": m.model, "api_base": f"http://{resolve(b.host)}:{b.port}{b.path}",
+                     "api_key_env": secret.upper() if secret else "", "max_tokens": m.max_tokens,
+                     "description": m.description, "mode": m.mode}
+    return out
+
+
+def config_yaml(o: LitellmOptions, resolve: Callable[[str], str] = address) -> str:
+    """LiteLLM's config.yaml."""
+    return render("litellm-config.yaml.j2", models=model_list(o, resolve),
+                  routing_strategy=o.litellm_routing_strategy, num_retries=o.litellm_num_retries,
+                  request_timeout=o.litellm_request_timeout, fallbacks=o.litellm_fallbacks,
+                  cache=o.litellm_cache, drop_params=o.litellm_drop_params, redis_host="redis", redis_port=6379,
+                  cache_ttl=o.litellm_cache_ttl)
+
+
+def entrypoint(o: LitellmOptions) -> str:
+    """secrets-env.sh: exports each secret from its mounted file, then runs LiteLLM."""
+    return render("secrets-env.sh.j2", exports={var: f"/run/secrets/{s}" for var, s in secret_env(o).items()})
