@@ -91,18 +91,19 @@ def _inventory(cluster_name: str | None) -> str:
 @cluster_option
 def validate(cluster_name: str | None) -> None:
     """Check every host's group data with the deploys' own validators, without connecting to any host."""
-    from hydra_ops.services import compute
+    from hydra_ops.services import ai, compute
+    from hydra_ops.services.secrets.options import options as secrets
     from hydra_ops.services.storage import storage
     from hydra_ops.targets import load_inventory
-    from hydra_ops.validation import ValidationError, validate_secrets, validate_tabby_roles
+    from hydra_ops.validation import ValidationError
 
-    checks = {"compute": compute, "ai": validate_tabby_roles, "storage": storage}
+    checks = {"compute": compute, "ai": ai, "storage": storage}
     inventory, _ = load_inventory(_inventory(cluster_name))
     failed = False
     for host in inventory:
         data = host.data.dict()
         try:
-            validate_secrets(data, host.name)
+            secrets(data, host.name)
             for group, check in checks.items():
                 if group in host.groups:
                     check(data, host.name)
@@ -185,7 +186,9 @@ def _store(cluster_name: str | None):
 def _secret_names() -> list[str]:
     import runpy
 
-    return list(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))["secret_names"])
+    from hydra_ops.services.secrets.options import SecretsOptions
+
+    return SecretsOptions.model_validate(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))).secret_names
 
 
 @main.group()
@@ -297,7 +300,7 @@ def tabby() -> None:
 def _switch(cluster_name: str | None, role: str) -> None:
     from pathlib import Path
 
-    from hydra_ops.tabby import TabbyError, switch
+    from hydra_ops.services.tabbyapi.switch import TabbyError, switch
     from hydra_ops.targets import selected, targets
 
     name = selected(cluster_name)

@@ -52,8 +52,11 @@ def process_args_containing(ssh: list[str], values: dict[str, str]) -> list[str]
 def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
     """The files a host is meant to hold secrets in: its secret files, any other file in its 0700 secret_dir
     (such as Redis' password include), and the api_tokens.yml of each TabbyAPI unit (serving and canary)."""
-    files = {f"{data['secret_dir']}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
-    out = subprocess.run(_argv(ssh, f"find {shlex.quote(str(data['secret_dir']))} -maxdepth 1 -type f 2>/dev/null; "
+    from hydra_ops.services.secrets.options import SecretsOptions
+
+    o = SecretsOptions.model_validate(dict(data))
+    files = {f"{o.secret_dir}/{f.secret}" for f in o.secret_files}
+    out = subprocess.run(_argv(ssh, f"find {shlex.quote(o.secret_dir)} -maxdepth 1 -type f 2>/dev/null; "
                                 "systemctl show -p WorkingDirectory --value tabbyapi.service "
                                 "tabbyapi-canary.service 2>/dev/null | grep . | sed 's|$|/api_tokens.yml|'"),
                          capture_output=True, text=True, timeout=60).stdout.split()

@@ -26,6 +26,8 @@ class PlatformOptions(Options):
         None, description="Pin the platform instead of detecting it (/etc/NIXOS, /etc/unraid-version, os-release).")
     nixos_config_dir: AbsPath = Field("/etc/nixos", description="NixOS: where configuration.nix lives; hydra-ops "
                                                                 "writes <dir>/hydra-ops/ and adds one import.")
+    hydra_lib_dir: AbsPath = Field("/usr/local/lib/hydra-ops", description="Where hydra-ops keeps the helper "
+                                   "scripts it installs on a host (prestart, model fetch).")
     expected_gpu_count: int | None = Field(None, ge=0, description="GPUs nvidia-smi should list; the G1/G10 "
                                                                    "audits report a host that shows another count.")
 

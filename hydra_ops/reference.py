@@ -14,6 +14,9 @@ SERVICES = {
     "platform": "hydra_ops.platform:PlatformOptions",
     "ollama": "hydra_ops.services.ollama.options:OllamaOptions",
     "lb": "hydra_ops.services.lb.options:LbOptions",
+    "secrets": "hydra_ops.services.secrets.options:SecretsOptions",
+    "tabbyapi": "hydra_ops.services.tabbyapi.options:TabbyOptions",
+    "models": "hydra_ops.services.models.options:ModelsOptions",
 }
 
 

@@ -55,9 +55,14 @@ class SecretStore:
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> SecretStore:
-        """The store a host's group data names (secrets_file, age_key_file, sops_config; env overrides key)."""
-        key = os.environ.get("SOPS_AGE_KEY_FILE") or str(data["age_key_file"])
-        return cls(_path(str(data["secrets_file"])), _path(key), _path(str(data["sops_config"])))
+        """The store a host's group data names (secrets_file, age_key_file, sops_config; their declared defaults
+        when unset; SOPS_AGE_KEY_FILE overrides the key)."""
+        from hydra_ops.services.secrets.options import SecretsOptions
+
+        defaults = SecretsOptions.model_fields
+        path = {k: str(data.get(k, defaults[k].default)) for k in ("secrets_file", "age_key_file", "sops_config")}
+        key = os.environ.get("SOPS_AGE_KEY_FILE") or path["age_key_file"]
+        return cls(_path(path["secrets_file"]), _path(key), _path(path["sops_config"]))
 
     # -- sops ------------------------------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:

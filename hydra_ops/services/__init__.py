@@ -26,3 +26,23 @@ def compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Compute:
 
     lb, _ = lb_options(dict(data), host)  # validates the instances too
     return Compute(load(OllamaOptions, data, host), lb)
+
+
+def ai(data: Mapping[str, Any], host: str = "hydra-ai") -> None:
+    """Validate an ai host's group data (secrets, platform, TabbyAPI and its canary, models); one error lists all."""
+    from hydra_ops.platform import PlatformOptions
+    from hydra_ops.services.models.options import ModelsOptions
+    from hydra_ops.services.secrets.options import SecretsOptions
+    from hydra_ops.services.tabbyapi.options import roles
+    from hydra_ops.settings import load_all
+    from hydra_ops.validation import ValidationError
+
+    problems = []
+    for check in (lambda: load_all(data, host, SecretsOptions, PlatformOptions, ModelsOptions),
+                  lambda: roles(data, host)):
+        try:
+            check()
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        raise ValidationError(host, problems)

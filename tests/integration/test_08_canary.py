@@ -9,7 +9,7 @@ import pytest
 
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
-from hydra_ops.tabby import TabbyError, switch
+from hydra_ops.services.tabbyapi.switch import TabbyError, switch
 from hydra_ops.targets import Target, targets
 
 AI = "hydra-ai"

@@ -7,8 +7,8 @@ import pytest
 
 from hydra_ops.leaks import files_containing, modes, secret_bearing_files
 from hydra_ops.secrets import SecretStore
+from hydra_ops.services.secrets.options import options as validate_secrets
 from hydra_ops.targets import Target, ssh_command, targets
-from hydra_ops.validation import validate_secrets
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +24,15 @@ class TestSecrets:
 
         for target in hosts:
             cfg = validate_secrets(target.data, target.name)
-            if not cfg.files:
+            if not cfg.secret_files:
                 continue
             host = testinfra.get_host(target.testinfra_url)
             folder = host.file(cfg.secret_dir)
             assert folder.is_directory and folder.mode == 0o700 and folder.user == "root", target.name
-            for item in cfg.files:
-                f = host.file(f"{cfg.secret_dir}/{item['secret']}")
-                assert f.exists, f"{target.name}: {item['secret']} missing"
-                assert (f.mode, f.user, f.group) == (0o600, item["owner"], item["group"]), f"{target.name}: {f.path}"
+            for item in cfg.secret_files:
+                f = host.file(f"{cfg.secret_dir}/{item.secret}")
+                assert f.exists, f"{target.name}: {item.secret} missing"
+                assert (f.mode, f.user, f.group) == (0o600, item.owner, item.group), f"{target.name}: {f.path}"
 
     def test_no_secret_value_outside_the_secret_files(self, hosts: list[Target], cluster_name: str) -> None:
         for target in hosts:

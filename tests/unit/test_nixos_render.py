@@ -11,22 +11,23 @@ from typing import Any
 import pytest
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.gaps import g10_tabbyapi as g10
 from hydra_ops.render import render
 from hydra_ops.services import compute
 from hydra_ops.services.lb import nixos as lb_nixos
 from hydra_ops.services.lb.state import site
 from hydra_ops.services.ollama import nixos as ollama_nixos
 from hydra_ops.services.ollama.state import env_file, unit_file
+from hydra_ops.services.tabbyapi import nixos as tabby_nixos
+from hydra_ops.services.tabbyapi.options import roles
+from hydra_ops.services.tabbyapi.state import UNIT as TABBY_UNIT
+from hydra_ops.services.tabbyapi.state import unit_file as tabby_unit_file
 from hydra_ops.systemd_ini import grouped, parse, parse_env
 from hydra_ops.targets import load_inventory
-from hydra_ops.validation import validate_ai
 
 LIB = PROJECT_ROOT / "devcluster" / "nixos" / "lib"  # the evaluator the nixos-rebuild double uses
 STORE = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz"
 PKGS = {attr: {"outPath": f"{STORE}-{attr}-1", "name": f"{attr}-1", "version": "1"}
         for attr in ("ollama-cuda", "ollama", "nginx", "python311", "curl", "iproute2", "procps", "util-linux", "bash")}
-MODEL = {"repo": "o/m", "revision": "r", "dest": "d", "files": {"config.json": "b" * 64}}
 
 
 def evaluate(tmp_path: Path, modules: dict[str, str]) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def evaluate(tmp_path: Path, modules: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture
 def data() -> dict[str, dict[str, Any]]:
     inventory, _ = load_inventory(PROJECT_ROOT / "inventory.py")
-    ai = {**inventory.get_host("hydra-ai").data.dict(), "tabby_source_sha256": "a" * 64, "tabby_models": [MODEL]}
+    ai = {**inventory.get_host("hydra-ai").data.dict(), "tabby_source_sha256": "a" * 64}
     return {"compute": dict(inventory.get_host("hydra-compute").data.dict()), "ai": ai}
 
 
@@ -102,11 +103,12 @@ def test_the_lb_is_the_same_nginx_config_on_both_platforms(data: dict, tmp_path:
 
 
 def test_tabbyapi_is_the_same_service_on_both_platforms(data: dict, tmp_path: Path) -> None:
-    cfg = validate_ai(data["ai"])
-    config = evaluate(tmp_path, {"tabbyapi.nix": g10.nixos_module([(cfg, g10.UNIT)]),
-                                 "tabbyapi-base.nix": g10.nixos_base_module(cfg)})
+    cfg, _ = roles(data["ai"], "hydra-ai")
+    lib_dir = "/usr/local/lib/hydra-ops"
+    config = evaluate(tmp_path, {"tabbyapi.nix": tabby_nixos.nixos_module([(cfg, TABBY_UNIT)], lib_dir),
+                                 "tabbyapi-base.nix": tabby_nixos.nixos_base_module(cfg)})
     service = config["systemd"]["services"]["tabbyapi"]
-    unit = g10.unit_file(cfg)
+    unit = tabby_unit_file(cfg, lib_dir)
     exec_start = next(v for k, v in parse(unit)["Service"] if k == "ExecStart")
     assert_same_service(unit, "", service, exec_start)
     assert service["startLimitBurst"] == 5 and service["startLimitIntervalSec"] == 300  # seed 002

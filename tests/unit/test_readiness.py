@@ -21,8 +21,10 @@ from devcluster.doubles.pack import pack_tabbyapi
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.cli import main
 from hydra_ops.secrets import SecretsError, SecretStore
-from hydra_ops.tabby_extras import extras_check, requested_extras
+from hydra_ops.services.secrets.options import SecretsOptions
+from hydra_ops.services.tabbyapi.extras import extras_check, requested_extras
 from hydra_ops.targets import SshSpec, load_inventory, ssh_command, targets
+from hydra_ops.validation import ValidationError
 
 #: Extras of theroyallab/tabbyAPI's pyproject.toml in the ExLlamaV2 era (cu12 = torch 2.8.0+cu128, exllamav2 0.3.2).
 UPSTREAM_EXTRAS = {"cu12", "amd", "extras", "dev"}
@@ -49,9 +51,11 @@ def _venv_step(app: Path, packages: list[str]) -> subprocess.CompletedProcess[st
 
 
 def test_default_spec_asks_for_the_cuda_12_8_extra_the_source_defines() -> None:
-    data = runpy.run_path(str(PROJECT_ROOT / "group_data" / "ai.py"))
-    assert requested_extras(data["tabby_pip_packages"]) == [(".[cu12]", "cu12")]
-    assert {e for _, e in requested_extras(data["tabby_pip_packages"])} <= UPSTREAM_EXTRAS
+    from hydra_ops.services.tabbyapi.options import options
+
+    packages = options({"tabby_source_sha256": "a" * 64}, "hydra-ai").tabby_pip_packages  # the declared default
+    assert requested_extras(packages) == [(".[cu12]", "cu12")]
+    assert {e for _, e in requested_extras(packages)} <= UPSTREAM_EXTRAS
 
 
 def test_the_double_archive_declares_the_real_extras(source: Path) -> None:
@@ -84,8 +88,8 @@ def test_specs_without_extras_of_the_source_need_no_check() -> None:
 
 
 def test_g10_runs_the_check_before_it_creates_the_venv() -> None:
-    text = (PROJECT_ROOT / "hydra_ops" / "gaps" / "g10_tabbyapi.py").read_text()
-    assert re.search(r"\{extras_check\(app, cfg\.tabby_pip_packages\)\}rm -rf venv; python3 -m venv venv", text)
+    text = (PROJECT_ROOT / "hydra_ops" / "services" / "tabbyapi" / "install.py").read_text()
+    assert re.search(r"\{extras_check\(app, o\.tabby_pip_packages\)\}rm -rf venv; python3 -m venv venv", text)
 
 
 # -- 2. pyinfra's own guard (config.py) ----------------------------------------------------------------------------
@@ -283,7 +287,8 @@ def test_added_operator_decrypts_and_a_removed_one_no_longer_can(tmp_path: Path,
     old_data_key_gone = not (set(re.findall(r"ENC\[[^\]]+\]", before)) & set(re.findall(r"ENC\[[^\]]+\]", after)))
     assert old_data_key_gone, "sops rotate did not re-encrypt the values with a new data key"
     assert runner.invoke(main, ["secrets", "rotate", "redis_password", "--cluster", "real"]).exit_code == 0
-    assert sorted(mine.read()) == sorted(runpy.run_path(str(PROJECT_ROOT / "group_data/all.py"))["secret_names"])
+    names = SecretsOptions.model_validate(runpy.run_path(str(PROJECT_ROOT / "group_data/all.py"))).secret_names
+    assert sorted(mine.read()) == sorted(names)
 
 
 def test_recipient_changes_refuse_private_keys_and_losing_access(tmp_path: Path) -> None:
@@ -318,14 +323,18 @@ def test_real_store_is_the_projects_file_and_the_operators_own_key(monkeypatch: 
 # -- 5. the pins `hydra validate --cluster real` asks for -------------------------------------------------------------
 def test_pins_are_the_sha256sum_of_what_is_downloaded(tmp_path: Path) -> None:
     """README: `sha256sum` of the source archive (and of each model file) is the value to pin."""
-    from hydra_ops.validation import validate_ai
+    from hydra_ops.services import ai
+    from hydra_ops.services.models.options import ModelsOptions
 
     archive, sha = pack_tabbyapi(tmp_path)
     assert subprocess.run(["sha256sum", str(archive)], capture_output=True, text=True).stdout.split()[0] == sha
     inventory, _ = load_inventory(PROJECT_ROOT / "inventory.py")
     data = dict(inventory.get_host("hydra-ai").data.dict())
-    model = {**data["tabby_models"][0], "files": {"config.json": sha}}
-    validate_ai({**data, "tabby_source_sha256": sha, "tabby_models": [model]}, "hydra-ai")  # no longer refused
+    model = {**ModelsOptions.model_fields["tabby_models"].get_default(call_default_factory=True)[0],
+             "files": {"config.json": sha}}
+    with pytest.raises(ValidationError, match="tabby_source_sha256: '' is not set"):
+        ai({**data, "tabby_models": [model]}, "hydra-ai")  # the production data, unpinned, is refused
+    ai({**data, "tabby_source_sha256": sha, "tabby_models": [model]}, "hydra-ai")  # no longer refused
 
 
 # -- 6. expected_gpu_count -------------------------------------------------------------------------------------------
@@ -371,7 +380,7 @@ class _Data(dict):
 
 @pytest.mark.parametrize(("gpus", "status"), [(GPUS, "closed"), (GPUS[:1], "open")])
 def test_g10_detector_reports_a_host_whose_gpu_count_differs(gpus: list[dict[str, Any]], status: str) -> None:
-    from hydra_ops.detectors import tabbyapi
+    from hydra_ops.services.tabbyapi.detect import detect as tabbyapi
 
     data = runpy.run_path(str(PROJECT_ROOT / "group_data" / "ai.py"))
     finding = tabbyapi(_Host({"tabby_port": 5000, "expected_gpu_count": data["expected_gpu_count"]}, gpus))

@@ -74,4 +74,5 @@ def test_validate_command_checks_every_host_of_the_real_inventory_without_connec
     result = CliRunner().invoke(main, ["validate", "--cluster", "real"])
     assert result.exit_code == 1  # production TabbyAPI source and model files are not pinned yet
     assert "hydra-compute: ok" in result.output and "hydra-storage: ok" in result.output
-    assert "tabby_source_sha256: not set" in result.output and "tabby_models[0].files: no files pinned" in result.output
+    assert "tabby_source_sha256: '' is not set" in result.output
+    assert "tabby_models[0].files: no files pinned" in result.output

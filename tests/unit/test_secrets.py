@@ -11,7 +11,8 @@ import yaml
 
 from hydra_ops.secrets import SecretsError, SecretStore
 from hydra_ops.secrets_audit import check, migrate
-from hydra_ops.validation import ValidationError, validate_secrets
+from hydra_ops.services.secrets.options import options as validate_secrets
+from hydra_ops.validation import ValidationError
 
 NAMES = ["redis_password", "litellm_master_key", "postgres_password"]
 
@@ -110,10 +111,16 @@ def test_migrate_moves_plaintext_into_the_store_and_leaves_references(store: Sec
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ({"secret_files": [{"secret": "nope", "owner": "root", "group": "root"}]}, "is not listed in secret_names"),
-    ({"secret_files": [{"secret": "redis_password"}]}, "must be exactly {secret, owner, group}"),
-    ({"secret_names": ["Bad-Name"]}, "is not a lower_snake_case name"),
-    ({"secret_dir": "relative/dir"}, "is not an absolute path"),
+    ({"secret_files": [{"secret": "nope", "owner": "root", "group": "root"}]},
+     "secret_files: 'nope' is not listed in secret_names"),
+    ({"secret_files": [{"secret": "redis_password"}]}, "secret_files[0].owner: missing"),
+    ({"secret_files": [{"secret": "redis_password", "owner": "root", "group": "root", "mode": "644"}]},
+     "secret_files[0].mode: extra inputs are not permitted"),
+    ({"secret_files": [{"secret": "redis_password", "owner": "root", "group": "root"}] * 2},
+     "secret_files: 'redis_password' is listed twice"),
+    ({"secret_names": ["Bad-Name"]}, "secret_names[0]: 'Bad-Name' is not a lower_snake_case name"),
+    ({"secret_dir": "relative/dir"}, "secret_dir: 'relative/dir' is not an absolute path"),
+    ({"secret_dirs": "/etc/s"}, "secret_dirs: unknown setting; did you mean secret_dir?"),
 ])
 def test_bad_secret_data_is_named(override: dict[str, Any], message: str) -> None:
     data = {"secrets_file": "s.sops.yaml", "sops_config": ".sops.yaml", "age_key_file": "k", "secret_dir": "/etc/s",
@@ -121,3 +128,9 @@ def test_bad_secret_data_is_named(override: dict[str, Any], message: str) -> Non
     with pytest.raises(ValidationError, match="nothing was changed") as err:
         validate_secrets({**data, **override}, "hydra-storage")
     assert message in str(err.value)
+
+
+def test_unset_secret_settings_take_their_declared_defaults() -> None:
+    o = validate_secrets({}, "hydra-ai")
+    assert o.secret_dir == "/etc/hydra/secrets" and o.secret_files == [] and "tabby_api_key" in o.secret_names
+    assert SecretStore.from_data({}).file.name == "hydra.sops.yaml"

@@ -10,12 +10,21 @@ import pytest
 import yaml
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.gaps.g10_tabbyapi import api_tokens, config_yml, prestart_script, unit_file
+from hydra_ops.services import ai
+from hydra_ops.services.tabbyapi.options import roles
+from hydra_ops.services.tabbyapi.state import api_tokens, config_yml, prestart_script, unit_file
 from hydra_ops.targets import load_inventory
-from hydra_ops.validation import ValidationError, validate_ai
+from hydra_ops.validation import ValidationError
 
 PINNED = {"tabby_source_sha256": "a" * 64}
 MODEL = {"repo": "o/m", "revision": "r", "dest": "d", "files": {"config.json": "b" * 64}}
+LIB = "/usr/local/lib/hydra-ops"
+
+
+def validate_ai(data: dict[str, Any]) -> Any:
+    """The whole ai host's data checked as the deploy does; the install serving on tabby_port."""
+    ai(data, "hydra-ai")
+    return roles(data, "hydra-ai")[0]
 
 
 @pytest.fixture
@@ -25,12 +34,12 @@ def ai_data() -> dict[str, Any]:
 
 
 def test_production_refuses_an_unpinned_source(ai_data: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="tabby_source_sha256: not set"):
+    with pytest.raises(ValidationError, match="tabby_source_sha256: '' is not set"):
         validate_ai({**ai_data, "tabby_source_sha256": ""})
 
 
 def test_unit_has_the_seed_restart_limits_and_environment(ai_data: dict[str, Any]) -> None:
-    unit = unit_file(validate_ai(ai_data)).splitlines()
+    unit = unit_file(validate_ai(ai_data), LIB).splitlines()
     for line in ("StartLimitIntervalSec=300", "StartLimitBurst=5", "Restart=on-failure", "RestartSec=30",
                  "TimeoutStartSec=300", "Environment=CUDA_DEVICE_ORDER=PCI_BUS_ID",
                  "Environment=CUDA_VISIBLE_DEVICES=0,1",
@@ -84,23 +93,26 @@ def test_fetch_script_is_shellcheck_clean(tmp_path: Path) -> None:
 
 
 def test_canary_is_validated_as_stable_plus_overrides(ai_data: dict[str, Any]) -> None:
-    from hydra_ops.validation import validate_tabby_roles
+    def validate_tabby_roles(data: dict[str, Any]) -> Any:
+        ai(data, "hydra-ai")
+        return roles(data, "hydra-ai")
 
     canary = {"revision": "v3", "source_sha256": "c" * 64, "backend": "exllamav3", "port": 5001}
     stable, merged = validate_tabby_roles({**ai_data, "tabby_canary": canary})
     assert merged is not None and (merged.tabby_port, merged.tabby_backend) == (5001, "exllamav3")
     assert merged.tabby_model_dir == stable.tabby_model_dir  # not overridden: inherited
     for bad, message in (({**canary, "port": 5000}, "needs its own port"),
-                         ({**canary, "colour": "red"}, "unknown settings colour"),
-                         ({**canary, "backend": "vllm"}, "is not exllamav2 or exllamav3")):
+                         ({**canary, "colour": "red"}, "tabby_canary.colour: extra inputs are not permitted"),
+                         ({**canary, "backend": "vllm"}, "tabby_canary.backend: 'vllm': input should be 'exllamav2' "
+                                                         "or 'exllamav3'")):
         with pytest.raises(ValidationError, match=message):
             validate_tabby_roles({**ai_data, "tabby_canary": bad})
-    with pytest.raises(ValidationError, match="'canary' but tabby_canary is empty"):
+    with pytest.raises(ValidationError, match=r"tabby_serving: 'canary': needs a canary \(tabby_canary is empty\)"):
         validate_tabby_roles({**ai_data, "tabby_serving": "canary"})
 
 
 def test_recording_the_serving_role_replaces_the_previous_record(tmp_path: Path) -> None:
-    from hydra_ops.tabby import record_serving
+    from hydra_ops.services.tabbyapi.switch import record_serving
 
     path = tmp_path / "ai.py"
     path.write_text('tabby_port = 5000\n')

@@ -1,4 +1,8 @@
-"""G3 secrets: values from the sops+age encrypted file reach hosts only as 0600 files, never in clear in git."""
+"""G3 secrets: values from the sops+age encrypted file reach hosts only as 0600 files, never in clear in git.
+
+options.py declares the settings every host has, detect.py checks the files on a live host; the store itself
+(sops, age, rotation) is hydra_ops/secrets.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from pyinfra.operations import files
 
 from hydra_ops.operations.secret import secret_file
 from hydra_ops.secrets import SecretsError, SecretStore
-from hydra_ops.validation import ValidationError, validate_secrets
+from hydra_ops.services.secrets.options import options
+from hydra_ops.validation import ValidationError
+
+PLATFORMS = ("debian", "nixos")
 
 
 @cache
@@ -37,11 +44,11 @@ def host_secrets(names: list[str]) -> dict[str, str]:
 def secret_files() -> dict[str, OperationMeta | None]:
     """Push this host's secret files (<secret_dir>/<name>, 0600) from the encrypted store; return each file's
     operation (None when already right) so services that read one can restart when it changes."""
-    cfg = validate_secrets(host.data.dict(), host.name)
-    if not cfg.files:
+    o = options(host.data.dict(), host.name)
+    if not o.secret_files:
         return {}
-    values = host_secrets(cfg.needed)
-    files.directory(name="G3: secret directory", path=cfg.secret_dir, user="root", group="root", mode="700")
-    return {item["secret"]: secret_file(
-        name=f"G3: secret file {item['secret']} (0600 {item['owner']})", content=values[item["secret"]],
-        dest=f"{cfg.secret_dir}/{item['secret']}", user=item["owner"], group=item["group"]) for item in cfg.files}
+    values = host_secrets(o.needed)
+    files.directory(name="G3: secret directory", path=o.secret_dir, user="root", group="root", mode="700")
+    return {item.secret: secret_file(
+        name=f"G3: secret file {item.secret} (0600 {item.owner})", content=values[item.secret],
+        dest=f"{o.secret_dir}/{item.secret}", user=item.owner, group=item.group) for item in o.secret_files}

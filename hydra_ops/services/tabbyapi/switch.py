@@ -1,4 +1,4 @@
-"""`hydra tabby promote|rollback`: seed 002's V3 migration and rollback, made safe and repeatable.
+"""`hydra tabby promote|rollback` (G10): seed 002's V3 migration and rollback, made safe and repeatable.
 
 The choice is recorded in group data (tabby_serving), so a later plain deploy keeps it; the switch itself is the
 normal idempotent ai deploy, which backs up the outgoing config first. Promote refuses an unhealthy canary.
@@ -15,7 +15,9 @@ import requests
 
 from hydra_ops.runner import run_deploy
 from hydra_ops.secrets import SecretStore
+from hydra_ops.services.tabbyapi.options import options
 from hydra_ops.targets import Target
+from hydra_ops.validation import ValidationError
 
 MARK = "# set by hydra tabby"
 
@@ -42,11 +44,17 @@ def _model_loaded(base: str, key: str) -> bool:
 def switch(role: str, inventory: Path, group_data_file: Path, ai_hosts: list[Target],
            log: Callable[[str], object] = print) -> None:
     """Make `role` ("canary" or "stable") the install on tabby_port on every ai host, then verify it."""
+    ports = {}
     for target in ai_hosts:
-        if not target.data.get("tabby_canary"):
+        try:
+            o = options(target.data, target.name)
+        except ValidationError as exc:
+            raise TabbyError(str(exc)) from None
+        if not o.tabby_canary.overrides():
             raise TabbyError(f"{target.name}: no canary configured (tabby_canary is empty)")
+        ports[target.name] = o.tabby_port
         key = SecretStore.from_data(target.data).read()["tabby_api_key"]
-        canary = f"http://{target.address}:{target.data['tabby_canary']['port']}"
+        canary = f"http://{target.address}:{o.tabby_canary.port}"
         if role == "canary" and not _model_loaded(canary, key):
             raise TabbyError(f"{target.name}: the canary at {canary} is not serving a model; not promoting")
     previous = "stable" if role == "canary" else "canary"
@@ -59,6 +67,6 @@ def switch(role: str, inventory: Path, group_data_file: Path, ai_hosts: list[Tar
                          + result.stderr[-2000:])
     for target in ai_hosts:
         key = SecretStore.from_data(target.data).read()["tabby_api_key"]
-        if not _model_loaded(f"http://{target.address}:{target.data['tabby_port']}", key):
-            raise TabbyError(f"{target.name}: :{target.data['tabby_port']} serves no model after the switch")
-    log(f"{role} now serves on :{ai_hosts[0].data['tabby_port']} ({len(result.changed)} operations changed)")
+        if not _model_loaded(f"http://{target.address}:{ports[target.name]}", key):
+            raise TabbyError(f"{target.name}: :{ports[target.name]} serves no model after the switch")
+    log(f"{role} now serves on :{ports[ai_hosts[0].name]} ({len(result.changed)} operations changed)")

@@ -1,0 +1,64 @@
+"""G3 secrets: where the encrypted file and its key are, which secrets exist, which this host gets as files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from hydra_ops.settings import AbsPath, Options, UserName, _pattern, load
+
+SecretName = Annotated[str, AfterValidator(_pattern(r"^[a-z][a-z0-9_]*$", "a lower_snake_case name", 64))]
+LocalPath = Annotated[str, AfterValidator(_pattern(r"^[^\s'\"$`]+$", "a path on the operator's machine"))]
+
+
+class SecretFile(BaseModel):
+    """One secret a host receives as <secret_dir>/<secret>, mode 0600, owned by owner:group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    secret: SecretName = Field(description="Name in secret_names.")
+    owner: UserName = Field(description="User owning the file (the service that reads it).")
+    group: UserName = Field(description="Group of the file.")
+
+
+class SecretsOptions(Options):
+    """Every host's G3 settings: the sops+age store (decrypted in memory at deploy time only) and its files."""
+
+    prefixes = ("secret_", "secrets_", "sops_", "age_")
+
+    secrets_file: LocalPath = Field("secrets/hydra.sops.yaml", description="The cluster's sops-encrypted secrets, "
+                                                                           "relative to the project root.")
+    sops_config: LocalPath = Field(".sops.yaml", description="The sops creation rules: encrypt every value under "
+                                                            "secrets/, match nothing else (fail closed).")
+    age_key_file: LocalPath = Field("~/.config/hydra-ops/age/hydra.key", description="The age private key that opens "
+                                    "the file, kept outside the repository; SOPS_AGE_KEY_FILE overrides it.")
+    secret_names: list[SecretName] = Field(
+        default_factory=lambda: ["redis_password", "litellm_master_key", "postgres_password", "tabby_api_key",
+                                 "tabby_admin_key"],
+        description="Every secret the cluster uses; `hydra secrets init` generates missing ones, `rotate` "
+                    "replaces them (seed 000 Part 2.5's three plaintext ones, seed 002's TabbyAPI keys).")
+    secret_dir: AbsPath = Field("/etc/hydra/secrets", description="Directory on hosts holding secret files "
+                                                                  "(0700, root).")
+    secret_files: list[SecretFile] = Field(default_factory=list, description="Secrets this host receives as "
+                                           "files: [{secret, owner, group}].")
+
+    @field_validator("secret_files")
+    @classmethod
+    def _known_once(cls, files: list[SecretFile], info: ValidationInfo) -> list[SecretFile]:
+        names, seen = info.data.get("secret_names"), [f.secret for f in files]
+        bad = [f"{n!r} is not listed in secret_names" for n in seen if names is not None and n not in names]
+        bad += [f"{n!r} is listed twice" for n in sorted({n for n in seen if seen.count(n) > 1})]
+        if bad:
+            raise ValueError("; ".join(bad))
+        return files
+
+    @property
+    def needed(self) -> list[str]:
+        """The secrets this host's files need."""
+        return [f.secret for f in self.secret_files]
+
+
+def options(data: Mapping[str, Any], host: str) -> SecretsOptions:
+    """A host's validated G3 settings; raise one error naming every bad key."""
+    return load(SecretsOptions, data, host)
