@@ -27,7 +27,7 @@ class NixError(ValueError):
 
 def package(attr: str) -> str:
     """A placeholder for ``${pkgs.<attr>}`` to use inside strings (e.g. ``package("ollama") + "/bin/ollama"``)."""
-    if not ATTR_PATH.match(attr):
+    if not ATTR_PATH.fullmatch(attr):
         raise NixError(f"{attr!r} is not a nixpkgs attribute path")
     return f"\x00pkg:{attr}\x00"
 
@@ -47,12 +47,12 @@ def _string(text: str) -> str:
 
 
 def _attr_path(path: str) -> str:
-    return ".".join(part if _IDENT.match(part) and part not in _KEYWORDS else f'"{part}"' for part in path.split("."))
+    return ".".join(key(part) for part in path.split("."))
 
 
 def key(name: str) -> str:
     """An attribute name: bare when it is an identifier, quoted (and escaped) otherwise."""
-    if _IDENT.match(name) and name not in _KEYWORDS:
+    if _IDENT.fullmatch(name) and name not in _KEYWORDS:
         return name
     return _string(name)
 

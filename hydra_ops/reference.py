@@ -17,6 +17,10 @@ SERVICES = {
     "secrets": "hydra_ops.services.secrets.options:SecretsOptions",
     "tabbyapi": "hydra_ops.services.tabbyapi.options:TabbyOptions",
     "models": "hydra_ops.services.models.options:ModelsOptions",
+    "stack": "hydra_ops.services.stack.options:StackOptions",
+    "redis": "hydra_ops.services.redis.options:RedisOptions",
+    "litellm": "hydra_ops.services.litellm.options:LitellmOptions",
+    "agents": "hydra_ops.services.agents.options:AgentsOptions",
 }
 
 

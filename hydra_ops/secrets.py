@@ -87,7 +87,7 @@ class SecretStore:
 
     def write(self, values: dict[str, str]) -> None:
         """Encrypt values (piped to sops, never on disk in clear) and replace the file atomically."""
-        bad = [k for k in values if not NAME.match(k)]
+        bad = [k for k in values if not NAME.fullmatch(k)]
         if bad:
             raise SecretsError(f"secret names must be lower_snake_case: {', '.join(bad)}")
         plain = yaml.safe_dump(dict(sorted(values.items())), default_flow_style=False).encode()
@@ -215,7 +215,7 @@ def _recipient(value: str) -> str:
     value = value.strip()
     if value.upper().startswith("AGE-SECRET-KEY-"):
         raise SecretsError("that is an age PRIVATE key; pass the public key (`age-keygen -y KEYFILE` prints it)")
-    if not AGE_RECIPIENT.match(value):
+    if not AGE_RECIPIENT.fullmatch(value):
         raise SecretsError("not an age public key (expected age1 followed by 58 lowercase characters)")
     return value
 

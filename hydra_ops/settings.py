@@ -25,7 +25,7 @@ def _pattern(regex: str, what: str, longest: int = 255) -> Callable[[str], str]:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
-        if len(value) > longest or not compiled.match(value):
+        if len(value) > longest or not compiled.fullmatch(value):
             raise ValueError(f"is not {what}")
         return value
 
@@ -45,7 +45,7 @@ _address.what = "an IP address"  # type: ignore[attr-defined]
 
 
 def _path(value: str) -> str:
-    if len(value) > 1024 or not re.match(r"^/[A-Za-z0-9._+@/-]*$", value) or "/../" in f"{value}/":
+    if len(value) > 1024 or not re.fullmatch(r"/[A-Za-z0-9._+@/-]*", value) or "/../" in f"{value}/":
         raise ValueError("is not an absolute path (letters, digits, . _ - + @ / only)")
     return value
 

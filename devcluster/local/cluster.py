@@ -35,6 +35,7 @@ from devcluster.local.network import Net, run
 from devcluster.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, cgroup_unit, local_builds, wheel_name
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.secrets import SecretStore
+from hydra_ops.services.secrets.options import SecretsOptions
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "cluster.yaml"
@@ -163,7 +164,8 @@ class Cluster:
             state["hosts"][host.name] = entry
             self._save(state)
         self._write_access_files()
-        self.secrets.init(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))["secret_names"])
+        self.secrets.init(SecretsOptions.model_validate(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py")))
+                          .secret_names)
         self._write_inventory(artifacts)
         for host in self.spec.hosts:
             self._wait_ready(host)

@@ -16,7 +16,7 @@ _ENV_VALUE = re.compile(r"^[A-Za-z0-9._:/,=@+%-]{0,1024}$")
 
 
 def _model(name: str) -> str:
-    if not _MODEL.match(name):
+    if not _MODEL.fullmatch(name):
         raise ValueError("is not a model name like qwen2.5:7b")
     return name
 
@@ -81,7 +81,7 @@ class OllamaOptions(Options):
     @field_validator("ollama_extra_env")
     @classmethod
     def _env(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in env if not _ENV_NAME.match(k)] + [k for k, v in env.items() if not _ENV_VALUE.match(v)]
+        bad = [k for k, v in env.items() if not _ENV_NAME.fullmatch(k) or not _ENV_VALUE.fullmatch(v)]
         if bad:
             raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name, or a value with "
                              "characters other than letters, digits and . _ : / , = @ + % -")
