@@ -74,6 +74,7 @@ class SecretStore:
             raise SecretsError(f"{self.file} does not exist: run `hydra secrets init`")
         if not self.key_file.exists():
             raise SecretsError(f"age key {self.key_file} not found: run `hydra secrets init` or set SOPS_AGE_KEY_FILE")
+        check_key_file(self.key_file)
         proc = subprocess.run([sops_binary(), "--config", str(self.config), "decrypt", "--output-type", "json",
                                str(self.file)], capture_output=True, env=self._env(), stdin=subprocess.DEVNULL)
         if proc.returncode == 128:
@@ -200,6 +201,21 @@ class SecretStore:
 RULES_HEADER = ("# Managed by hydra-ops: every value under the secrets directory is encrypted; other paths match no "
                 "rule.\n# Recipients (one age public key per operator): `hydra secrets add-recipient` / "
                 "`remove-recipient`.\n")
+
+
+def check_key_file(key: Path) -> None:
+    """Refuse an age private key that others on the machine can read, or that git could commit."""
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SecretsError(f"age key {key} is readable by group or others (mode {mode:o}); run: chmod 600 {key}")
+    root = Path(__file__).resolve().parent.parent
+    resolved = key.resolve()
+    if root in resolved.parents:
+        tracked = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(resolved)],
+                                 capture_output=True).returncode == 1  # 0 ignored, 128 not a git checkout
+        if tracked:
+            raise SecretsError(f"age key {key} is inside the repository and not git-ignored; keep it outside "
+                               "(default ~/.config/hydra-ops/age/hydra.key)")
 
 
 def creation_rules(recipients: list[str], secrets_file: Path, root: Path) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from hydra_ops.secrets import SECRET_KEY, SecretStore
+from hydra_ops.secrets import SECRET_KEY, SecretsError, SecretStore
 
 MIN_LEN = 8  # shorter values match too much ordinary text to be worth reporting
 
@@ -57,15 +57,27 @@ def migrate(paths: list[Path], store: SecretStore) -> dict[str, list[str]]:
     """
     values = store.read()
     moved: dict[str, list[str]] = {}
+    rewritten: dict[Path, str] = {}
     for path in paths:
         doc = yaml.safe_load(path.read_text())
         names: list[str] = []
         _walk(doc, [], values, names)
         if names:
-            path.write_text(yaml.safe_dump(doc, default_flow_style=False, sort_keys=False))
+            rewritten[path] = yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
             moved[str(path)] = names
-    if moved:
-        store.write(values)
+    if not moved:
+        return moved
+    # The encrypted store first, read back and checked; only then lose the plaintext (a failure loses nothing).
+    store.write(values)
+    stored = store.read()
+    missing = sorted(n for names in moved.values() for n in names if stored.get(n) != values[n])
+    if missing:
+        raise SecretsError(f"{store.file} did not keep {', '.join(missing)}; no plaintext file was rewritten")
+    for path, text in rewritten.items():
+        tmp = path.with_name(f".{path.name}.hydra-migrate")
+        tmp.write_text(text)
+        tmp.chmod(path.stat().st_mode & 0o777)
+        tmp.replace(path)
     return moved
 
 

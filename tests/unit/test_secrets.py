@@ -134,3 +134,41 @@ def test_unset_secret_settings_take_their_declared_defaults() -> None:
     o = validate_secrets({}, "hydra-ai")
     assert o.secret_dir == "/etc/hydra/secrets" and o.secret_files == [] and "tabby_api_key" in o.secret_names
     assert SecretStore.from_data({}).file.name == "hydra.sops.yaml"
+
+
+def test_migrate_writes_and_verifies_the_store_before_any_plaintext_file(store: SecretStore, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store write that fails (sops refuses: no creation rule matches) loses nothing: the file keeps its value."""
+    config = tmp_path / "router-config.yaml"
+    original = yaml.safe_dump({"general_settings": {"master_key": "sk-plaintext-master-0123456789"}})
+    config.write_text(original)
+    broken = SecretStore(tmp_path / "elsewhere/x.sops.yaml", store.key_file, store.config)
+    broken.file.parent.mkdir()
+    broken.file.write_bytes(store.file.read_bytes())  # readable, but sops will not encrypt a file at this path
+    with pytest.raises(SecretsError):
+        migrate([config], broken)
+    assert config.read_text() == original
+    assert "master_key" not in store.read()
+    # and a store that "writes" but loses the value is caught by the read-back before the file is touched
+    monkeypatch.setattr(SecretStore, "write", lambda self, values: None)
+    with pytest.raises(SecretsError, match="did not keep master_key; no plaintext file was rewritten"):
+        migrate([config], store)
+    assert config.read_text() == original
+
+
+def test_an_age_key_others_can_read_or_git_could_commit_is_refused(store: SecretStore, tmp_path: Path) -> None:
+    store.key_file.chmod(0o644)
+    with pytest.raises(SecretsError, match=r"readable by group or others \(mode 644\); run: chmod 600"):
+        store.read()
+    store.key_file.chmod(0o600)
+    assert store.read()
+    from hydra_ops import PROJECT_ROOT
+
+    inside = PROJECT_ROOT / "hydra-test-age-key.txt"  # not matched by .gitignore
+    try:
+        inside.write_bytes(store.key_file.read_bytes())
+        inside.chmod(0o600)
+        with pytest.raises(SecretsError, match="inside the repository and not git-ignored"):
+            SecretStore(store.file, inside, store.config).read()
+    finally:
+        inside.unlink()
