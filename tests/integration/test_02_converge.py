@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Callable
 
 import ollama
+import pytest
+import requests
 
 from devcluster.local.cluster import Cluster
 from hydra_ops.audit import audit
@@ -48,3 +52,27 @@ def test_unit_hardening_exposure_is_low(first_deploy: DeployResult, compute_befo
     out = compute_before.ssh(COMPUTE, "systemd-analyze security --no-pager ollama@11434.service").stdout
     exposure = float(out.strip().splitlines()[-1].split("level for ollama@11434.service:")[1].split()[0])
     assert exposure <= 2.0, out[-500:]
+
+
+
+def test_nginx_is_sandboxed_and_has_no_default_site(first_deploy: DeployResult, compute_before: Cluster) -> None:
+    out = compute_before.ssh(COMPUTE, "systemd-analyze security --no-pager nginx.service").stdout
+    exposure = float(out.strip().splitlines()[-1].split("level for nginx.service:")[1].split()[0])
+    assert exposure <= 3.0, out[-800:]
+    assert compute_before.ssh(COMPUTE, "systemctl is-active nginx").stdout.strip() == "active"
+    host = LB.split("//")[1].split(":")[0]
+    with pytest.raises(requests.ConnectionError):  # Debian's default site on :80 is gone
+        requests.get(f"http://{host}:80/", timeout=5)
+
+
+def _status_from_storage(cluster: Cluster, path: str, model: str) -> str:
+    body = shlex.quote(json.dumps({"model": model, "prompt": "hi", "stream": False}))
+    return cluster.ssh("hydra-storage", f"curl -s -o /dev/null -w '%{{http_code}}' -X POST -d {body} "
+                                        f"http://hydra-compute:11400{path}").stdout
+
+
+def test_model_management_is_refused_from_another_host(first_deploy: DeployResult, compute_before: Cluster) -> None:
+    codes = {path: _status_from_storage(compute_before, path, "x")
+             for path in ("/api/pull", "/api/delete", "/api/create", "/api/copy", "/api/push", "/api/blobs/x")}
+    assert set(codes.values()) == {"403"}, codes
+    assert _status_from_storage(compute_before, "/api/generate", "qwen2.5:7b") == "200"

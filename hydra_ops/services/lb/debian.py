@@ -1,22 +1,38 @@
-"""The LB on Debian: nginx from apt and the site file, replaced only when `nginx -t` accepts it."""
+"""The LB on Debian: nginx from apt under a hardening drop-in, Debian's default site off, and the site file,
+replaced only when `nginx -t` accepts it."""
 
 from __future__ import annotations
 
 import shlex
+from io import StringIO
 
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import apt, files, server, systemd
 
 from hydra_ops.operations import nginx
+from hydra_ops.render import render
 from hydra_ops.services.lb.options import LbOptions
 from hydra_ops.services.lb.state import serving
+
+DROPIN = "/etc/systemd/system/nginx.service.d/hydra-hardening.conf"
+DEFAULT_SITE = "/etc/nginx/sites-enabled/default"
 
 
 def apply(lb: LbOptions, config: str) -> None:
     """nginx running with the checked site; nginx keeps serving the old site if the check fails."""
     apt.packages(name="G2: nginx", packages=["nginx"], update=True, cache_time=3600)
+    files.directory(name="G2: nginx.service drop-in directory", path=DROPIN.rsplit("/", 1)[0], mode="755")
+    dropin = files.put(name="G2: nginx.service hardening drop-in", src=StringIO(render("nginx-hardening.conf.j2")),
+                       dest=DROPIN, mode="644")
+    systemd.daemon_reload(name="G2: reload systemd units for the drop-in", _if=dropin.did_change)
+    default = files.file(name="G2: Debian's default site off (it answered on :80)", path=DEFAULT_SITE,
+                         present=False)
     systemd.service(name="G2: nginx running and enabled", service="nginx.service", running=True, enabled=True)
+    systemd.service(name="G2: restart nginx into its sandbox", service="nginx.service", restarted=True,
+                    _if=dropin.did_change)
     site = nginx.checked_config(name=f"G2: LB site {lb.lb_config_path} (checked with nginx -t)", content=config,
                                 dest=lb.lb_config_path)
+    server.shell(name="G2: reload nginx without the default site", commands=["nginx -t && systemctl reload nginx"],
+                 _if=lambda: default.did_change() and not site.did_change() and not dropin.did_change())
     # `systemctl reload` returns before new workers take over; wait until the new config is what answers.
     server.shell(name="G2: wait until nginx serves the new LB config", _if=site.did_change, commands=[
         f"timeout 30 sh -c {shlex.quote(f'until {serving(lb, config)}; do sleep 0.2; done')} "
