@@ -26,7 +26,11 @@ def compute_before(local_cluster: Cluster) -> Cluster:
 
 @pytest.fixture(scope="session")
 def deploy(local_cluster: Cluster) -> Callable[..., DeployResult]:
-    """Run a deploy on the local cluster, optionally with extra group data (python text -> <group>.py)."""
+    return deploy_runner(local_cluster)
+
+
+def deploy_runner(cluster: Cluster) -> Callable[..., DeployResult]:
+    """Run a deploy on a local cluster, optionally with extra group data (python text -> <group>.py)."""
     counter = iter(range(1000))
 
     def run(overrides: str | None = None, tmp: Path | None = None, target: str = "deploys/compute.py",
@@ -38,7 +42,7 @@ def deploy(local_cluster: Cluster) -> Callable[..., DeployResult]:
             folder.mkdir()
             (folder / f"{group}.py").write_text(overrides)
             group_data.append(folder)
-        return run_deploy(local_cluster.inventory, target, group_data=group_data, **kwargs)  # type: ignore[arg-type]
+        return run_deploy(cluster.inventory, target, group_data=group_data, **kwargs)  # type: ignore[arg-type]
 
     return run
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from devcluster.local.cluster import Cluster
-from hydra_ops.runner import DeployResult, run_deploy
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import deploy_runner
 
 COMPUTE, AI = "hydra-compute", "hydra-ai"
 
@@ -27,21 +27,8 @@ def compute_address(seeds: Cluster) -> str:
 
 @pytest.fixture(scope="session")
 def deploy(seeds: Cluster) -> Callable[..., DeployResult]:
-    """Run a deploy file on the seeds cluster, optionally with extra group data for one group."""
-    counter = iter(range(1000))
-
-    def run(target: str = "deploys/compute.py", overrides: str | None = None, tmp: Path | None = None,
-            group: str = "compute", **kwargs: object) -> DeployResult:
-        group_data = []
-        if overrides is not None:
-            assert tmp is not None
-            folder = tmp / f"gd{next(counter)}"
-            folder.mkdir()
-            (folder / f"{group}.py").write_text(overrides)
-            group_data.append(folder)
-        return run_deploy(seeds.inventory, target, group_data=group_data, **kwargs)  # type: ignore[arg-type]
-
-    return run
+    """deploy(overrides, tmp, target=..., group=...) on the seeds cluster (as the integration tests do)."""
+    return deploy_runner(seeds)
 
 
 def current_system(cluster: Cluster, host: str = COMPUTE) -> str:

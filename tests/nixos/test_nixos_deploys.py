@@ -37,7 +37,7 @@ def before(seeds: Cluster) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def converged(before: dict[str, Any], deploy: Callable[..., DeployResult]) -> DeployResult:
-    result = deploy("deploys/site.py")
+    result = deploy(target="deploys/site.py")
     assert result.ok, result.stderr[-4000:]
     return result
 
@@ -66,7 +66,7 @@ def test_converge_uses_modules_and_rebuild_never_apt(converged: DeployResult, be
 
 
 def test_second_run_changes_nothing(converged: DeployResult, deploy: Callable[..., DeployResult]) -> None:
-    again = deploy("deploys/site.py")
+    again = deploy(target="deploys/site.py")
     assert again.ok, again.stderr[-3000:]
     assert again.no_op and again.ran > 20, (again.ran, again.changed)
 
@@ -140,7 +140,7 @@ def test_an_unsupported_platform_stops_before_any_change(converged: DeployResult
                                                           deploy: Callable[..., DeployResult],
                                                           tmp_path: Path) -> None:
     generation = current_system(seeds)
-    result = deploy("deploys/site.py", overrides='platform = "unraid"\n', tmp=tmp_path, group="ai")
+    result = deploy('platform = "unraid"\n', tmp_path, target="deploys/site.py", group="ai")
     output = result.stdout + result.stderr
     assert not result.ok
     assert "hydra-ai: platform 'unraid' is not supported by these bundles" in output
