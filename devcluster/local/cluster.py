@@ -306,7 +306,7 @@ class Cluster:
 
     def _boot(self, host: HostSpec, root: Path) -> int:
         cmd = ["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit", f"--machine={host.name}",
-               f"--network-namespace-path=/run/netns/{network.netns_name(host.name)}"]
+               f"--network-namespace-path=/run/netns/{network.netns_name(self.spec.net, host.name)}"]
         if host.docker:
             cmd += ["--capability=all", "--system-call-filter=@keyring bpf @mount"]
         elif host.platform == "nixos":
@@ -439,7 +439,7 @@ class Cluster:
             if self.ssh_config.exists():
                 subprocess.run(self.ssh_argv(host.name, "-O", "exit"),
                                capture_output=True, timeout=10)
-            network.host_down(host.name)
+            network.host_down(self.spec.net, host.name)
         _kill(state.get("artifact_pid"))
         network.bridge_down(self.spec.net)
         for host in self.spec.hosts:

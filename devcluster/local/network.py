@@ -38,13 +38,14 @@ class Net:
                 ["FORWARD", "-o", self.bridge, "-j", "ACCEPT", *tag]]
 
 
-def netns_name(host: str) -> str:
-    return host
+def netns_name(net: Net, host: str) -> str:
+    """The host's network namespace, named after its bridge too: two flavours' hydra-ai never share one."""
+    return f"{net.bridge}-{host}"
 
 
-def veth_name(host: str) -> str:
-    """Host-side veth name; interface names are limited to 15 bytes."""
-    return ("vh-" + host.removeprefix("hydra-"))[:15]
+def veth_name(net: Net, host: str) -> str:
+    """Host-side veth name (at most 15 bytes): the bridge's number, then the host, e.g. v0-compute."""
+    return (f"v{net.bridge.removeprefix('hydrabr')}-" + host.removeprefix("hydra-"))[:15]
 
 
 def bridge_up(net: Net) -> None:
@@ -65,7 +66,7 @@ def _ensure_rule(table: str, rule: list[str]) -> None:
 
 def host_up(net: Net, host: str, address: str) -> None:
     """Create the host's namespace and veth (idempotent) with its address and a default route via the bridge."""
-    ns, veth = netns_name(host), veth_name(host)
+    ns, veth = netns_name(net, host), veth_name(net, host)
     if not Path(f"/run/netns/{ns}").exists():
         run("ip", "netns", "add", ns)
     if run("ip", "link", "show", veth, check=False).returncode != 0:
@@ -79,10 +80,10 @@ def host_up(net: Net, host: str, address: str) -> None:
     run("ip", "-n", ns, "route", "replace", "default", "via", net.gateway)
 
 
-def host_down(host: str) -> None:
+def host_down(net: Net, host: str) -> None:
     """Delete the namespace (its eth0 goes with it, and so does the veth peer)."""
-    run("ip", "netns", "del", netns_name(host), check=False)
-    run("ip", "link", "del", veth_name(host), check=False)
+    run("ip", "netns", "del", netns_name(net, host), check=False)
+    run("ip", "link", "del", veth_name(net, host), check=False)
 
 
 def bridge_down(net: Net) -> None:
@@ -98,10 +99,10 @@ def leftovers(net: Net, hosts: list[str]) -> list[str]:
     if run("ip", "link", "show", net.bridge, check=False).returncode == 0:
         found.append(f"bridge {net.bridge}")
     for host in hosts:
-        if Path(f"/run/netns/{netns_name(host)}").exists():
+        if Path(f"/run/netns/{netns_name(net, host)}").exists():
             found.append(f"netns {host}")
-        if run("ip", "link", "show", veth_name(host), check=False).returncode == 0:
-            found.append(f"veth {veth_name(host)}")
+        if run("ip", "link", "show", veth_name(net, host), check=False).returncode == 0:
+            found.append(f"veth {veth_name(net, host)}")
     if run("iptables", "-t", "nat", "-C", *net.nat_rule(), check=False).returncode == 0:
         found.append("NAT rule")
     return found

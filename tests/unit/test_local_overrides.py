@@ -31,3 +31,17 @@ def test_generated_files_say_so_and_operator_overrides_survive(tmp_path: Path,
     values = runpy.run_path(str(cluster.dir / "group_data" / "compute.py"))
     assert values["ollama_num_parallel"] == 7  # the operator's value wins: it comes last
     assert values["ollama_release_url"] == ARTIFACTS["ollama_url"]
+
+
+def test_flavours_never_share_a_namespace_or_veth() -> None:
+    """Both flavours can run at once: every host's namespace and veth name carries its bridge."""
+    from devcluster.local.cluster import FLAVOURS, HERE, load_spec
+    from devcluster.local.network import netns_name, veth_name
+
+    names: set[str] = set()
+    for spec_file, _ in FLAVOURS.values():
+        spec = load_spec(HERE / spec_file)
+        for host in spec.hosts:
+            ns, veth = netns_name(spec.net, host.name), veth_name(spec.net, host.name)
+            assert len(veth) <= 15 and ns not in names and veth not in names, (ns, veth)
+            names |= {ns, veth}
