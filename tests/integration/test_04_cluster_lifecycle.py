@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devcluster.local.cluster import Cluster, HostSpec, Spec, _nspawn_pids
+from devcluster.local.cluster import Cluster, HostSpec, Spec
 from devcluster.local.network import Net, leftovers
+from devcluster.local.procs import nspawn_pids
 
 
 def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -21,5 +22,5 @@ def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
         left = cluster.down(log=lambda *_: None)
     assert left == []
     assert leftovers(spec.net, ["hydra-probe"]) == []
-    assert _nspawn_pids(cluster.dir) == []
+    assert nspawn_pids(cluster.dir) == []
     assert not cluster.machine_dir("hydra-probe").exists()

@@ -1,0 +1,75 @@
+"""Provision a local host's root filesystem before its first boot: identity, SSH access, fake GPUs, 'before' state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+from devcluster.local import nixos_host
+from devcluster.local.network import run
+from devcluster.local.spec import HERE, HostSpec
+from devcluster.local.stack_images import cgroup_unit
+
+
+def provision(host: HostSpec, root: Path, hosts: list[HostSpec], key: Path, state_dir: Path) -> None:
+    """Write identity, SSH access, fake GPUs and the host's 'before' state into its root filesystem."""
+    (root / "etc/hostname").write_text(host.name + "\n")
+    (root / "etc/machine-id").write_text(uuid.uuid5(uuid.NAMESPACE_DNS, host.name).hex + "\n")
+    etc_hosts = "127.0.0.1 localhost\n" + "".join(f"{h.address} {h.name}\n" for h in hosts)
+    (root / "etc/hosts").write_text(etc_hosts)
+    shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+    ssh = root / "root/.ssh"
+    ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (ssh / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+    (ssh / "authorized_keys").chmod(0o600)
+    for old in (root / "etc/ssh").glob("ssh_host_*"):
+        old.unlink()
+    hostkey = root / "etc/ssh/ssh_host_ed25519_key"
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f", str(hostkey))
+    (root / "etc/ssh/sshd_config.d/hydra-ops.conf").write_text(
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n"
+        "UseDNS no\nMaxStartups 50:30:100\nMaxSessions 50\n"
+    )
+    fake_gpus(host, root)
+    if host.docker:
+        unit = root / "etc/systemd/system/hydra-cgroup-rw.service"
+        unit.write_text(cgroup_unit())
+        wants = root / "etc/systemd/system/multi-user.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        (wants / unit.name).symlink_to(f"/etc/systemd/system/{unit.name}")
+    if host.before == "legacy_ollama":
+        legacy_ollama(root, state_dir)
+    if host.platform == "nixos":
+        nixos_host.provision(root, host.group, state_dir / "artifacts/ollama/ollama-linux-amd64.tgz")
+
+
+def fake_gpus(host: HostSpec, root: Path) -> None:
+    """The host's GPUs as /etc/hydra-ops/fake-gpus.json, and the fake nvidia-smi that reads them when it has any."""
+    fake = root / "etc/hydra-ops"
+    fake.mkdir(parents=True, exist_ok=True)
+    gpus = [{"index": i, "uuid": "GPU-" + str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host.name}/gpu{i}")), **g}
+            for i, g in enumerate(host.gpus)]
+    (fake / "fake-gpus.json").write_text(json.dumps({"gpus": gpus}, indent=2))
+    if host.gpus:
+        smi = root / "usr/bin/nvidia-smi"
+        shutil.copyfile(HERE / "fake_nvidia_smi.py", smi)
+        smi.chmod(0o755)
+
+
+def legacy_ollama(root: Path, state_dir: Path) -> None:
+    """The audit's 'before' on hydra-compute: Ollama as install.sh leaves it, one unit, GPU 0, port 11434."""
+    run("tar", "-C", str(root / "usr/local"), "-xzf", str(state_dir / "artifacts/ollama/ollama-linux-amd64.tgz"))
+    run("chroot", str(root), "useradd", "-r", "-s", "/bin/false", "-U", "-m", "-d", "/usr/share/ollama",
+        "ollama")
+    unit = root / "etc/systemd/system/ollama.service"
+    unit.write_text(
+        "[Unit]\nDescription=Ollama Service\nAfter=network-online.target\n\n[Service]\n"
+        "ExecStart=/usr/local/bin/ollama serve\nUser=ollama\nGroup=ollama\nRestart=always\nRestartSec=3\n"
+        'Environment="CUDA_VISIBLE_DEVICES=0"\nEnvironment="OLLAMA_HOST=0.0.0.0:11434"\n\n'
+        "[Install]\nWantedBy=default.target\n"
+    )
+    wants = root / "etc/systemd/system/default.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / "ollama.service").symlink_to("/etc/systemd/system/ollama.service")
