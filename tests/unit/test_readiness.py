@@ -260,11 +260,11 @@ def _age_key(path: Path) -> str:
 def test_added_operator_decrypts_and_a_removed_one_no_longer_can(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """`hydra secrets init / add-recipient / remove-recipient / rotate --cluster real`, on a store in tmp_path."""
-    import hydra_ops.cli
+    import hydra_ops.cli_secrets
 
     mine = SecretStore(tmp_path / "repo/secrets/hydra.sops.yaml", tmp_path / "a/age.key", tmp_path / "repo/.sops.yaml")
     mine.file.parent.mkdir(parents=True)
-    monkeypatch.setattr(hydra_ops.cli, "_store", lambda name: mine)
+    monkeypatch.setattr(hydra_ops.cli_secrets, "_store", lambda name: mine)
     runner = CliRunner()
     assert runner.invoke(main, ["secrets", "init", "--cluster", "real"]).exit_code == 0
     b_pub = _age_key(tmp_path / "b/age.key")
@@ -312,7 +312,7 @@ def test_recipient_changes_refuse_private_keys_and_losing_access(tmp_path: Path)
 
 
 def test_real_store_is_the_projects_file_and_the_operators_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hydra_ops.cli import _store
+    from hydra_ops.cli_secrets import _store
 
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", "/home/op/.config/hydra-ops/age/hydra.key")
     store = _store("real")
