@@ -21,7 +21,7 @@ class Compute(NamedTuple):
 
 def compute(data: Mapping[str, Any], host: str = "hydra-compute") -> Compute:
     """Validate a compute host's group data; raise one error listing every problem."""
-    from hydra_ops.services.lb import options as lb_options
+    from hydra_ops.services.lb import lb_options
     from hydra_ops.settings import load
 
     lb, _ = lb_options(dict(data), host)  # validates the instances too

@@ -14,7 +14,7 @@ from hydra_ops.services.litellm.options import secret_env
 from hydra_ops.services.litellm.state import config_yaml
 from hydra_ops.services.redis.options import check_secret_values, redis_bytes
 from hydra_ops.services.redis.state import redis_conf
-from hydra_ops.services.stack.host import check_host
+from hydra_ops.services.stack.capacity import check_host
 from hydra_ops.services.stack.options import SEED_SERVICES, docker_bytes, parse_cpuset, pinned
 from hydra_ops.services.stack.state import compose_yml
 from hydra_ops.services.storage import storage as validate_storage

@@ -20,7 +20,7 @@ from hydra_ops.validation import ValidationError
 PLATFORMS = ("debian", "nixos")
 
 
-def options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, list[int]]:
+def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, list[int]]:
     """The LB's options and the instance ports it balances (the LB port must not be one of them)."""
     data = host.data.dict() if data is None else data
     name = name or host.name
@@ -34,7 +34,7 @@ def options(data: dict | None = None, name: str | None = None) -> tuple[LbOption
 @deploy("G2 nginx LB")
 def deploy_lb() -> None:
     """Put the LB config in place the platform's checked way."""
-    lb, ports = options()
+    lb, ports = lb_options()
     config = site(lb, ports)
     if current() == "nixos":
         nixos.apply(lb, config, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)

@@ -24,7 +24,7 @@ def apply(lb: LbOptions, config: str) -> None:
     dropin = files.put(name="G2: nginx.service hardening drop-in", src=StringIO(render("nginx-hardening.conf.j2")),
                        dest=DROPIN, mode="644")
     systemd.daemon_reload(name="G2: reload systemd units for the drop-in", _if=dropin.did_change)
-    default = files.file(name="G2: Debian's default site off (it answered on :80)", path=DEFAULT_SITE,
+    default = files.link(name="G2: Debian's default site off (it answered on :80)", path=DEFAULT_SITE,
                          present=False)
     systemd.service(name="G2: nginx running and enabled", service="nginx.service", running=True, enabled=True)
     systemd.service(name="G2: restart nginx into its sandbox", service="nginx.service", restarted=True,

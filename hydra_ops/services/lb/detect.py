@@ -8,14 +8,14 @@ from pyinfra.api import Host
 from facts.nginx import NginxLiveSummary
 from facts.systemd_units import SystemdUnitState
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, running
-from hydra_ops.services.lb import options
+from hydra_ops.services.lb import lb_options
 from hydra_ops.validation import ValidationError
 
 
 def detect(host: Host) -> Finding:
     """Open, closed or unknown (group data that does not validate), with the evidence for it."""
     try:
-        lb, ports = options(host.data.dict(), host.name)
+        lb, ports = lb_options(host.data.dict(), host.name)
     except ValidationError as exc:
         return Finding(UNKNOWN, [str(exc)])
     nginx = host.get_fact(SystemdUnitState, unit="nginx.service")

@@ -36,7 +36,7 @@ def marker(model_dir: str, dest: str) -> str:
     return f"{model_dir}/{dest}/.hydra-fetched"
 
 
-def options() -> tuple[ModelsOptions, TabbyOptions, PlatformOptions]:
+def _options() -> tuple[ModelsOptions, TabbyOptions, PlatformOptions]:
     """The models, TabbyAPI's settings (its model directory) and the host's platform settings, checked together."""
     data = host.data.dict()
     models, platform = load_all(data, host.name, ModelsOptions, PlatformOptions)
@@ -46,7 +46,7 @@ def options() -> tuple[ModelsOptions, TabbyOptions, PlatformOptions]:
 @deploy("G11 model fetch")
 def fetch_models() -> None:
     """Download every configured model that is not complete yet; nothing unverified reaches tabby_model_dir."""
-    models, tabby, platform = options()
+    models, tabby, platform = _options()
     fetch(models, tabby.tabby_model_dir, platform.hydra_lib_dir)
 
 

@@ -24,14 +24,14 @@ from hydra_ops.validation import check_gpus
 PLATFORMS = ("debian", "nixos")
 
 
-def options() -> OllamaOptions:
+def _options() -> OllamaOptions:
     return load(OllamaOptions, host.data.dict(), host.name)
 
 
 @deploy("G1 dual Ollama")
 def deploy_instances() -> None:
     """Run one instance per configured GPU (their GPUs must exist), then pull the configured models once."""
-    o = options()
+    o = _options()
     check_gpus(o.instances, host.get_fact(NvidiaGpus), host.name)
     if current() == "nixos":
         nixos.apply(o, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)

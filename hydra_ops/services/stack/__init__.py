@@ -28,7 +28,7 @@ def deploy_stack() -> None:
     from hydra_ops.services.redis.options import check_secret_values
     from hydra_ops.services.secrets import host_secrets, secret_files
     from hydra_ops.services.stack import debian
-    from hydra_ops.services.stack.host import check_host
+    from hydra_ops.services.stack.capacity import check_host
     from hydra_ops.services.stack.state import compose
     from hydra_ops.services.storage import storage
 
