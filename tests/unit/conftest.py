@@ -1,7 +1,8 @@
-"""Unit-test fixtures: production group data for hydra-compute, and the nixos-rebuild double's host root and store."""
+"""Unit-test fixtures: hydra-compute's production group data, the nixos-rebuild double's root and store, pkgs.json."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from devcluster.nixos.rebuild import make_store
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.targets import load_inventory
+from tests.unit.nixos_eval_helpers import PKGS
 from tests.unit.nixos_rebuild_helpers import NGINX
 
 
@@ -40,3 +42,13 @@ def pkgs(root: Path) -> dict[str, dict]:
     return make_store(root, {"ollama": {"version": "0.8.0", "bin": {"ollama": "/usr/bin/true"}},
                              "nginx": {"version": "1.22.1", "bin": {"nginx": NGINX}},
                              "curl": {"version": "8.1.2", "bin": {"curl": "/usr/bin/curl"}}})
+
+
+# -- the NixOS evaluation tests (test_nixos_eval*.py) ------------------------------------------------------------
+@pytest.fixture
+def pkgs_file(tmp_path: Path) -> Path:
+    """The evaluation tests' pkgs.json (fake store paths)."""
+    path = tmp_path / "pkgs.json"
+    path.write_text(json.dumps(PKGS))
+    return path
+

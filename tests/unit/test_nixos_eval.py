@@ -1,52 +1,16 @@
-"""The NixOS evaluation stand-in (devcluster/nixos) against the real nix-instantiate: merging, defaults, errors."""
+"""The NixOS evaluation stand-in (devcluster/nixos) against the real nix-instantiate: merging and defaults."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from devcluster.nixos import NixEvalError, evaluate, evaluate_module_text, parse
+from devcluster.nixos import evaluate, evaluate_module_text, parse
+from tests.unit.nixos_eval_helpers import BEFORE, PKGS, _eval_files, _store
 
 pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate (nix-bin) missing")
-
-BEFORE = Path(__file__).resolve().parents[2] / "devcluster" / "nixos" / "before"
-NAMES = ["ollama", "nginx", "bash", "coreutils", "curl", "python3", "iproute2", "procps", "util-linux"]
-
-
-def _store(name: str) -> str:
-    """A /nix/store path with a 32-character hash part derived from the name."""
-    return f"/nix/store/{(name.replace('-', '') * 32)[:32]}-{name}-1.0"
-
-
-PKGS = {n: {"outPath": _store(n), "name": f"{n}-1.0", "version": "1.0"} for n in NAMES}
-
-
-@pytest.fixture
-def pkgs_file(tmp_path: Path) -> Path:
-    path = tmp_path / "pkgs.json"
-    path.write_text(json.dumps(PKGS))
-    return path
-
-
-def _write(tmp: Path, files: dict[str, str]) -> Path:
-    """Write modules into tmp; returns tmp/configuration.nix."""
-    for name, text in files.items():
-        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / name).write_text(text)
-    return tmp / "configuration.nix"
-
-
-def _eval_files(tmp: Path, pkgs_file: Path, files: dict[str, str]) -> dict:
-    return evaluate(_write(tmp, files), pkgs_file)
-
-
-def _error(tmp: Path, pkgs_file: Path, files: dict[str, str]) -> str:
-    with pytest.raises(NixEvalError) as info:
-        _eval_files(tmp, pkgs_file, files)
-    return str(info.value)
 
 
 @pytest.mark.parametrize("host", ["compute", "ai"])
@@ -86,60 +50,6 @@ def test_empty_configuration(tmp_path: Path) -> None:
     assert out["services"]["ollama"]["port"] == 11434
     assert out["systemd"]["services"] == {}
     assert "hostPlatform" not in out["nixpkgs"]  # no default, no definition: left out
-
-
-def test_unknown_option_names_option_file_and_suggestion(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {
-            "configuration.nix": "{ imports = [ ./hydra-ops/lb.nix ]; }",
-            "hydra-ops/lb.nix": '{ services.nginx.upstream.ollama.extraConfig = "least_conn;"; }',
-        },
-    )
-    assert msg.startswith(
-        f"The option `services.nginx.upstream' does not exist. Definition values:\n- In `{tmp_path}/hydra-ops/lb.nix'"
-    )
-    assert "Did you mean `services.nginx.upstreams'?" in msg
-
-
-def test_unknown_option_inside_submodule(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.serviceconfig.Type = "simple"; }'})
-    assert "The option `systemd.services.x.serviceconfig' does not exist." in msg
-    assert "Did you mean `systemd.services.x.serviceConfig'?" in msg
-
-
-def test_wrong_type(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.startLimitBurst = "5"; }'})
-    assert msg.startswith(
-        "A definition for option `systemd.services.x.startLimitBurst' is not of type `signed integer'. "
-        f'Definition values:\n- In `{tmp_path}/configuration.nix\': "5"'
-    )
-
-
-def test_conflicting_strings(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {
-            "configuration.nix": '{ imports = [ ./other.nix ]; services.ollama.host = "0.0.0.0"; }',
-            "other.nix": '{ services.ollama.host = "127.0.0.1"; }',
-        },
-    )
-    assert msg.startswith("The option `services.ollama.host' has conflicting definition values:")
-    assert f'- In `{tmp_path}/configuration.nix\': "0.0.0.0"' in msg
-    assert f'- In `{tmp_path}/other.nix\': "127.0.0.1"' in msg
-
-
-def test_used_but_not_defined(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {
-            "configuration.nix": "{ config, ... }: { networking.hostName = config.nixpkgs.hostPlatform; }",
-        },
-    )
-    assert msg.startswith("The option `nixpkgs.hostPlatform' is used but not defined.")
 
 
 def test_mkforce_beats_plain_definition(tmp_path: Path, pkgs_file: Path) -> None:
@@ -260,17 +170,6 @@ def test_lines_join_with_newlines(tmp_path: Path, pkgs_file: Path) -> None:
     assert sorted(out["systemd"]["services"]["x"]["preStart"].split("\n")) == ["echo one", "echo two"]
 
 
-def test_missing_package_attribute(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {
-            "configuration.nix": "{ pkgs, ... }: { environment.systemPackages = [ pkgs.tabbyapi ]; }",
-        },
-    )
-    assert "attribute 'tabbyapi' missing" in msg
-
-
 def test_package_interpolation_and_default_port(tmp_path: Path, pkgs_file: Path) -> None:
     out = _eval_files(
         tmp_path,
@@ -285,13 +184,6 @@ def test_package_interpolation_and_default_port(tmp_path: Path, pkgs_file: Path)
     assert out["systemd"]["services"]["o"]["path"] == [_store("coreutils")]
     assert out["environment"]["variables"]["X"] == f"{_store('curl')}/bin/curl"
     assert out["services"]["ollama"]["port"] == 11434
-
-
-def test_parse_error(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.nix"
-    bad.write_text("{ services.ollama.enable = true ")
-    with pytest.raises(NixEvalError, match="syntax error"):
-        parse(bad)
 
 
 def test_directory_import_and_own_options(tmp_path: Path, pkgs_file: Path) -> None:
@@ -332,30 +224,6 @@ def test_paths_with_spaces(tmp_path: Path) -> None:
     assert out["networking"]["hostName"] == "spaced"
 
 
-def test_enum_and_port_errors(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ services.ollama.acceleration = "opencl"; }'})
-    assert msg.startswith(
-        "A definition for option `services.ollama.acceleration' is not of type "
-        '`null or one of false, "rocm", "cuda", "vulkan"\'.'
-    )
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": "{ services.ollama.port = 70000; }"})
-    assert "is not of type `16 bit unsigned integer; between 0 and 65535 (both inclusive)'" in msg
-
-
-def test_conflicting_ints_and_mkif_condition(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {
-            "configuration.nix": "{ imports = [ ./a.nix ]; systemd.services.t.startLimitBurst = 5; }",
-            "a.nix": "{ systemd.services.t.startLimitBurst = 3; }",
-        },
-    )
-    assert msg.startswith("The option `systemd.services.t.startLimitBurst' has conflicting definition values:")
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": '{ lib, ... }: { time.timeZone = lib.mkIf "yes" "UTC"; }'})
-    assert msg.startswith("The option `time.timeZone' (in `") and "mkIf with a non-Boolean condition" in msg
-
-
 def test_users_and_groups_defaults(tmp_path: Path, pkgs_file: Path) -> None:
     out = _eval_files(
         tmp_path,
@@ -368,45 +236,6 @@ def test_users_and_groups_defaults(tmp_path: Path, pkgs_file: Path) -> None:
     user = out["users"]["users"]["ollama"]
     assert (user["name"], user["home"], user["createHome"], user["uid"]) == ("ollama", "/var/empty", False, None)
     assert out["users"]["groups"]["ollama"] == {"name": "ollama", "gid": None, "members": []}
-
-
-def test_unknown_option_in_list_submodule_and_top_level(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path,
-        pkgs_file,
-        {"configuration.nix": '{ services.nginx.virtualHosts.x.listen = [ { adr = "0.0.0.0"; } ]; }'},
-    )
-    assert 'The option `services.nginx.virtualHosts.x.listen."[definition 1-entry 1]".adr\' does not exist.' in msg
-    assert 'Did you mean `services.nginx.virtualHosts.x.listen."[definition 1-entry 1]".addr\'?' in msg
-    msg = _error(tmp_path, pkgs_file, {"configuration.nix": "{ service.ollama.enable = true; }"})
-    assert msg.startswith("The option `service' does not exist.")
-    assert "Did you mean `services'?" in msg
-
-
-def test_service_config_values_checked(tmp_path: Path, pkgs_file: Path) -> None:
-    msg = _error(
-        tmp_path, pkgs_file, {"configuration.nix": '{ systemd.services.x.serviceConfig.Restart = "on-fail"; }'}
-    )
-    assert msg.startswith(
-        "A definition for option `systemd.services.x.serviceConfig' is not of type `attribute set of systemd option'."
-    )
-    assert "The systemd Service field `Restart' cannot have value `on-fail'." in msg
-
-
-def test_unit_lists_concatenate_and_scalars_must_agree(tmp_path: Path, pkgs_file: Path) -> None:
-    files = {
-        "configuration.nix": "{ imports = [ ./a.nix ]; systemd.services.x.serviceConfig = "
-        '{ Environment = [ "A=1" ]; ExecStartPre = "/bin/true"; }; }',
-        "a.nix": '{ systemd.services.x.serviceConfig = { Environment = "B=2"; ExecStartPre = "/bin/true"; }; }',
-    }
-    config = _eval_files(tmp_path, pkgs_file, files)["systemd"]["services"]["x"]["serviceConfig"]
-    assert sorted(config["Environment"]) == ["A=1", "B=2"]
-    assert config["ExecStartPre"] == "/bin/true"
-    files["a.nix"] = '{ systemd.services.x.serviceConfig.ExecStartPre = "/bin/false"; }'
-    msg = _error(tmp_path, pkgs_file, files)
-    assert msg.startswith(
-        "The option `systemd.services.x.serviceConfig.ExecStartPre' has conflicting definition values:"
-    )
 
 
 def test_module_extends_a_submodule_option(tmp_path: Path, pkgs_file: Path) -> None:
@@ -427,16 +256,3 @@ def test_module_extends_a_submodule_option(tmp_path: Path, pkgs_file: Path) -> N
     )
     unit = out["systemd"]["services"]["ollama@0"]
     assert (unit["hydra"], unit["description"], unit["restartIfChanged"]) == ({"gpu": 0}, "instance", True)
-
-
-def test_package_option_is_unique(tmp_path: Path, pkgs_file: Path) -> None:
-    files = {
-        "configuration.nix": "{ pkgs, ... }: { imports = [ ./a.nix ]; services.nginx.package = pkgs.nginx; }",
-        "a.nix": "{ pkgs, ... }: { services.nginx.package = pkgs.nginx; }",
-    }
-    msg = _error(tmp_path, pkgs_file, files)
-    assert msg.startswith(
-        "The option `services.nginx.package' is defined multiple times while it's expected to be unique."
-    )
-    files["a.nix"] = "{ pkgs, lib, ... }: { services.nginx.package = lib.mkForce pkgs.bash; }"
-    assert _eval_files(tmp_path, pkgs_file, files)["services"]["nginx"]["package"] == _store("bash")
