@@ -17,7 +17,6 @@ import pytest
 from devcluster.nixos.rebuild.nixos_rebuild import main, run_command
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian nginx is not installed")
 SHOW_PROPS = "Id,ActiveState,SubState,Type,Result,NRestarts,InactiveExitTimestampMonotonic"
 
 

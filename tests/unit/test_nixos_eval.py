@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from devcluster.nixos import evaluate, evaluate_module_text, parse
 from tests.unit.nixos_eval_helpers import BEFORE, PKGS, _eval_files, _store
-
-pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate (nix-bin) missing")
 
 
 @pytest.mark.parametrize("host", ["compute", "ai"])

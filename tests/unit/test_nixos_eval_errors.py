@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from devcluster.nixos import NixEvalError, parse
 from tests.unit.nixos_eval_helpers import _error, _eval_files, _store
-
-pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="nix-instantiate (nix-bin) missing")
 
 
 def test_unknown_option_names_option_file_and_suggestion(tmp_path: Path, pkgs_file: Path) -> None:

@@ -12,7 +12,7 @@ from devcluster.nixos.rebuild import firewall, generations, make_store, modules,
 from devcluster.nixos.rebuild.nixos_rebuild import run_command
 from devcluster.nixos.rebuild.store import STORE, store_hash
 from devcluster.nixos.rebuild.units import DEFAULT_PATH, parse_unit, render_service
-from tests.unit.nixos_rebuild_helpers import FakeHost, base_config, dual_config, instance, needs_nginx, rebuild
+from tests.unit.nixos_rebuild_helpers import FakeHost, base_config, dual_config, instance, rebuild
 
 # --- store ------------------------------------------------------------------------------------------------------
 
@@ -141,7 +141,6 @@ def test_nginx_conf_rendering(pkgs: dict[str, dict]) -> None:
     assert conf.rstrip().endswith("worker_rlimit_nofile 4096;")
 
 
-@needs_nginx
 def test_nginx_t_accepts_the_rendered_conf_and_refuses_a_broken_one(root: Path, pkgs: dict[str, dict]) -> None:
     config = dual_config(pkgs)
     cfg = nginx.settings(config)
@@ -155,7 +154,6 @@ def test_nginx_t_accepts_the_rendered_conf_and_refuses_a_broken_one(root: Path, 
         realise.check_nginx(run_command, root, nginx.render_conf(cfg), cfg, {"nginx"})
 
 
-@needs_nginx
 def test_dry_build_prints_what_it_would_build_and_refuses_broken_nginx(root: Path, pkgs: dict[str, dict],
                                                                        capsys: pytest.CaptureFixture) -> None:
     host = FakeHost()
