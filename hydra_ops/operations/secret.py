@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shlex
+from collections.abc import Iterator
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
@@ -28,6 +29,9 @@ class Sealed:
 
     def readlines(self) -> list[str]:
         return [self._text]
+
+    def __iter__(self) -> Iterator[str]:  # pyinfra checks _stdin is an Iterable[str]
+        return iter(self.readlines())
 
     def to_json(self) -> str:
         return "<secret>"
