@@ -65,10 +65,20 @@ def test_nginx_is_sandboxed_and_has_no_default_site(first_deploy: DeployResult, 
         requests.get(f"http://{host}:80/", timeout=5)
 
 
+PROBE = """import sys, urllib.error, urllib.request
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST")
+try:
+    print(urllib.request.urlopen(req, timeout=60).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+"""
+
+
 def _status_from_storage(cluster: Cluster, path: str, model: str) -> str:
-    body = shlex.quote(json.dumps({"model": model, "prompt": "hi", "stream": False}))
-    return cluster.ssh("hydra-storage", f"curl -s -o /dev/null -w '%{{http_code}}' -X POST -d {body} "
-                                        f"http://hydra-compute:11400{path}").stdout
+    """POST from hydra-storage (no curl there: its python3) to the LB on hydra-compute; the HTTP status."""
+    body = json.dumps({"model": model, "prompt": "hi", "stream": False})
+    args = " ".join(shlex.quote(a) for a in (PROBE, f"http://hydra-compute:11400{path}", body))
+    return cluster.ssh("hydra-storage", f"python3 -c {args}").stdout.strip()
 
 
 def test_model_management_is_refused_from_another_host(first_deploy: DeployResult, compute_before: Cluster) -> None:
