@@ -54,9 +54,9 @@ def secret_bearing_files(ssh: list[str], data: dict[str, object]) -> set[str]:
     (such as Redis' password include), and the api_tokens.yml of each TabbyAPI unit (serving and canary)."""
     from hydra_ops.services.secrets.options import SecretsOptions
 
-    o = SecretsOptions.model_validate(dict(data))
-    files = {f"{o.secret_dir}/{f.secret}" for f in o.secret_files}
-    out = subprocess.run(_argv(ssh, f"find {shlex.quote(o.secret_dir)} -maxdepth 1 -type f 2>/dev/null; "
+    secret_dir = str(data.get("secret_dir") or SecretsOptions.model_fields["secret_dir"].default)
+    files = {f"{secret_dir}/{f['secret']}" for f in data.get("secret_files") or []}  # type: ignore[union-attr]
+    out = subprocess.run(_argv(ssh, f"find {shlex.quote(secret_dir)} -maxdepth 1 -type f 2>/dev/null; "
                                 "systemctl show -p WorkingDirectory --value tabbyapi.service "
                                 "tabbyapi-canary.service 2>/dev/null | grep . | sed 's|$|/api_tokens.yml|'"),
                          capture_output=True, text=True, timeout=60).stdout.split()
