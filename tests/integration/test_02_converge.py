@@ -71,18 +71,25 @@ try:
     print(urllib.request.urlopen(req, timeout=60).status)
 except urllib.error.HTTPError as exc:
     print(exc.code)
+except urllib.error.URLError:
+    print("refused")
 """
 
 
-def _status_from_storage(cluster: Cluster, path: str, model: str) -> str:
-    """POST from hydra-storage (no curl there: its python3) to the LB on hydra-compute; the HTTP status."""
+def _status_from_storage(cluster: Cluster, path: str, model: str, port: int = 11400) -> str:
+    """POST from hydra-storage (no curl there: its python3) to a port on hydra-compute; the HTTP status."""
     body = json.dumps({"model": model, "prompt": "hi", "stream": False})
-    args = " ".join(shlex.quote(a) for a in (PROBE, f"http://hydra-compute:11400{path}", body))
+    args = " ".join(shlex.quote(a) for a in (PROBE, f"http://hydra-compute:{port}{path}", body))
     return cluster.ssh("hydra-storage", f"python3 -c {args}").stdout.strip()
 
 
 def test_model_management_is_refused_from_another_host(first_deploy: DeployResult, compute_before: Cluster) -> None:
-    codes = {path: _status_from_storage(compute_before, path, "x")
-             for path in ("/api/pull", "/api/delete", "/api/create", "/api/copy", "/api/push", "/api/blobs/x")}
-    assert set(codes.values()) == {"403"}, codes
-    assert _status_from_storage(compute_before, "/api/generate", "qwen2.5:7b") == "200"
+    """Through the LB and through each instance's own port: management 403, inference 200; the instances
+    themselves listen on loopback only, so their internal ports refuse connections from the network."""
+    for port in (11400, 11434, 11435):
+        codes = {path: _status_from_storage(compute_before, path, "x", port)
+                 for path in ("/api/pull", "/api/delete", "/api/create", "/api/copy", "/api/push", "/api/blobs/x")}
+        assert set(codes.values()) == {"403"}, (port, codes)
+        assert _status_from_storage(compute_before, "/api/generate", "qwen2.5:7b", port) == "200", port
+    for internal in (21434, 21435):
+        assert _status_from_storage(compute_before, "/api/pull", "x", internal) == "refused", internal

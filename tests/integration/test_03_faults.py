@@ -93,7 +93,7 @@ def test_n_instances_follow_group_data(first_deploy: DeployResult, compute_befor
         with ThreadPoolExecutor(12) as pool:
             served = set(pool.map(lambda _: requests.post(f"{LB}/api/generate", json=body, timeout=60)
                                   .headers["X-Hydra-Upstream"], range(12)))
-        assert served == {"127.0.0.1:11434", "127.0.0.1:11435", "127.0.0.1:11436"}
+        assert served == {"127.0.0.1:21434", "127.0.0.1:21435", "127.0.0.1:21436"}  # the instances' loopback ports
         assert deploy(three, tmp_path).no_op
     finally:
         compute_before.ssh(COMPUTE, f"cat > {spec}", input=original)

@@ -80,7 +80,8 @@ class TestLoadBalancer:
         for _, cfg, host in compute:
             summary = summarize(host.check_output(LIVE_CONFIG))
             assert cfg.lb.lb_port in summary["listen"]
-            servers = [f"127.0.0.1:{i.port}" for i in cfg.ollama.instances]
+            servers = [f"127.0.0.1:{internal}" for _, internal in cfg.ollama.fronts]
+            assert {port for port, _ in cfg.ollama.fronts} <= set(summary["listen"])
             assert {"method": cfg.lb.lb_method, "servers": servers} in list(summary["upstreams"].values())
 
     def test_lb_spreads_requests_over_every_instance(self, compute: list[Any]) -> None:

@@ -60,7 +60,7 @@ def _shaped(shape: str, value: str) -> Any:
 def _renders(c: Compute) -> dict[str, str]:
     inst = Instance(gpu=0, port=11434)
     return {"unit": unit_file(c.ollama), "env": env_file(c.ollama, inst),
-            "lb": site(c.lb, [i.port for i in c.ollama.instances])}
+            "lb": site(c.lb, c.ollama.fronts, c.ollama.ollama_bind_address)}
 
 
 def _nginx_shape(text: str) -> list[Any]:
@@ -130,7 +130,7 @@ def _nix_keeps_the_value(c: Compute, value: str, carried: bool) -> None:
     node[leaf] = {"outPath": "/nix/store/x-ollama"}
     pkgs = nix.expr(tree)
     found: list[str] = []
-    for text in (ollama_module(c.ollama), lb_module(c.lb, site(c.lb, [11434, 11435]))):
+    for text in (ollama_module(c.ollama), lb_module(c.lb, site(c.lb, c.ollama.fronts, c.ollama.ollama_bind_address))):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.nix"
             path.write_text(text)

@@ -94,7 +94,7 @@ def test_ollama_instances_are_the_same_service_on_both_platforms(data: dict, tmp
 
 def test_the_lb_is_the_same_nginx_config_on_both_platforms(data: dict, tmp_path: Path) -> None:
     c = compute(data["compute"])
-    config_text = site(c.lb, [i.port for i in c.ollama.instances])
+    config_text = site(c.lb, c.ollama.fronts, c.ollama.ollama_bind_address)
     config = evaluate(tmp_path, {"ollama-lb.nix": lb_nixos.module(c.lb, config_text)})
     nginx = config["services"]["nginx"]
     assert nginx["enable"] is True and nginx["enableReload"] is True

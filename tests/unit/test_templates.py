@@ -17,7 +17,7 @@ from hydra_ops.services.ollama.state import env_file, unit_file
 
 def lb_config(data: dict[str, Any]) -> str:
     c = compute(data)
-    return site(c.lb, [i.port for i in c.ollama.instances])
+    return site(c.lb, c.ollama.fronts, c.ollama.ollama_bind_address)
 
 FOUR = [{"gpu": n, "port": 11434 + n} for n in range(4)]
 
@@ -27,7 +27,7 @@ def test_env_file_pins_one_gpu_and_shares_the_model_store(compute_data: dict[str
                .splitlines() if "=" in line
                and not line.startswith("#"))
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
-    assert env["OLLAMA_HOST"] == "0.0.0.0:11435"
+    assert env["OLLAMA_HOST"] == "127.0.0.1:21435"  # loopback only: nginx serves :11435
     assert env["OLLAMA_MODELS"] == "/var/lib/ollama/models" and env["OLLAMA_NOPRUNE"] == "1"
     assert env["OLLAMA_FLASH_ATTENTION"] == "1" and env["OLLAMA_KEEP_ALIVE"] == "30m"
     assert env["OLLAMA_NUM_PARALLEL"] == "4"
@@ -50,9 +50,10 @@ def test_unit_is_a_hardened_template(compute_data: dict[str, Any]) -> None:
 def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str, Any]) -> None:
     text = lb_config({**compute_data, "ollama_instances": FOUR})
     summary = summarize(text)
-    assert summary["listen"] == [11400]
+    assert summary["listen"] == [11400, 11434, 11435, 11436, 11437]  # the LB, then each instance's public port
     assert summary["upstreams"]["ollama_backend"] == {
-        "method": "least_conn", "servers": [f"127.0.0.1:{11434 + n}" for n in range(4)]}
+        "method": "least_conn", "servers": [f"127.0.0.1:{21434 + n}" for n in range(4)]}  # loopback-only instances
+    assert summary["upstreams"]["ollama_11435"]["servers"] == ["127.0.0.1:21435"]
     for directive in ("proxy_buffering off;", 'proxy_set_header Connection "";', "proxy_http_version 1.1;",
                       "proxy_read_timeout 600s;", "keepalive 32;", "proxy_set_header Host 127.0.0.1;",
                       "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",

@@ -20,22 +20,21 @@ from hydra_ops.validation import ValidationError
 PLATFORMS = ("debian", "nixos")
 
 
-def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, list[int]]:
-    """The LB's options and the instance ports it balances (the LB port must not be one of them)."""
+def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, OllamaOptions]:
+    """The LB's options and the instances it serves (the LB port must be none of their ports)."""
     data = host.data.dict() if data is None else data
     name = name or host.name
     lb, ollama = load_all(data, name, LbOptions, OllamaOptions)
-    ports = [i.port for i in ollama.instances]
-    if lb.lb_port in ports:
+    if lb.lb_port in {p for front in ollama.fronts for p in front}:
         raise ValidationError(name, [f"lb_port: {lb.lb_port} is also an Ollama instance's port"])
-    return lb, ports
+    return lb, ollama
 
 
 @deploy("G2 nginx LB")
 def deploy_lb() -> None:
     """Put the LB config in place the platform's checked way."""
-    lb, ports = lb_options()
-    config = site(lb, ports)
+    lb, ollama = lb_options()
+    config = site(lb, ollama.fronts, ollama.ollama_bind_address)
     if current() == "nixos":
         nixos.apply(lb, config, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
     else:

@@ -15,7 +15,7 @@ from hydra_ops.validation import ValidationError
 def detect(host: Host) -> Finding:
     """Open, closed or unknown (group data that does not validate), with the evidence for it."""
     try:
-        lb, ports = lb_options(host.data.dict(), host.name)
+        lb, ollama = lb_options(host.data.dict(), host.name)
     except ValidationError as exc:
         return Finding(UNKNOWN, [str(exc)])
     nginx = host.get_fact(SystemdUnitState, unit="nginx.service")
@@ -23,10 +23,11 @@ def detect(host: Host) -> Finding:
     evidence = [f"nginx.service: {nginx.get('ActiveState', '?')}/{nginx.get('UnitFileState', '?')}"]
     if live is None:
         return Finding(OPEN, [*evidence, "nginx -T: no configuration (nginx absent or not configured)"])
-    want = sorted(f"127.0.0.1:{p}" for p in ports)
+    want = sorted(f"127.0.0.1:{internal}" for _, internal in ollama.fronts)
     upstreams = list(live["upstreams"].values())
     match = [u for u in upstreams if sorted(u["servers"]) == want and u["method"] == lb.lb_method]
     evidence.append(f"nginx -T: listen {sorted(set(live['listen']))}, upstreams "
                     + ("; ".join(f"{u['method']} {','.join(u['servers'])}" for u in upstreams) or "none"))
-    closed = running(nginx) and bool(match) and lb.lb_port in live["listen"]
+    public = {port for port, _ in ollama.fronts}
+    closed = running(nginx) and bool(match) and lb.lb_port in live["listen"] and public <= set(live["listen"])
     return Finding(CLOSED if closed else OPEN, evidence)

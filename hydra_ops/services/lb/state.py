@@ -9,10 +9,11 @@ from hydra_ops.render import render
 from hydra_ops.services.lb.options import LbOptions
 
 
-def site(lb: LbOptions, ports: list[int]) -> str:
-    """The LB config for upstream instance ports, with its fingerprint."""
-    draft = _render(lb, ports, stamp="")
-    return _render(lb, ports, stamp=hashlib.sha256(draft.encode()).hexdigest()[:16])
+def site(lb: LbOptions, fronts: list[tuple[int, int]], front_address: str) -> str:
+    """The LB over the instances' internal ports, plus each instance's public port served on front_address with
+    the same allow-list (model management never reaches the network); stamped with its fingerprint."""
+    draft = _render(lb, fronts, front_address, stamp="")
+    return _render(lb, fronts, front_address, stamp=hashlib.sha256(draft.encode()).hexdigest()[:16])
 
 
 def fingerprint(config: str) -> str:
@@ -27,9 +28,10 @@ def serving(lb: LbOptions, config: str) -> str:
             f"| grep -qi '^x-hydra-lb-config: {fingerprint(config)}'")
 
 
-def _render(lb: LbOptions, ports: list[int], stamp: str) -> str:
+def _render(lb: LbOptions, fronts: list[tuple[int, int]], front_address: str, stamp: str) -> str:
     return render(
-        "nginx-ollama-lb.conf.j2", method=lb.lb_method, ports=ports, max_fails=lb.lb_max_fails,
+        "nginx-ollama-lb.conf.j2", method=lb.lb_method, fronts=fronts, front_address=front_address,
+        max_fails=lb.lb_max_fails,
         fail_timeout=lb.lb_fail_timeout, keepalive=lb.lb_keepalive, listen_address=lb.lb_listen_address,
         port=lb.lb_port, client_max_body_size=lb.lb_client_max_body_size, host_header=lb.lb_upstream_host_header,
         connect_timeout=lb.lb_proxy_connect_timeout, read_timeout=lb.lb_proxy_read_timeout,

@@ -49,4 +49,4 @@ def pull_models(o: OllamaOptions, path: str = "") -> None:
         pulls = "; ".join(f"ollama pull {q(m)} >/dev/null" for m in missing)
         prefix = f"export PATH={q(path)}:\"$PATH\"; " if path else ""
         server.shell(name=f"G1: pull {', '.join(missing)} into the shared store",
-                     commands=[f"{prefix}export OLLAMA_HOST=127.0.0.1:{o.instances[0].port}; {pulls}"])
+                     commands=[f"{prefix}export OLLAMA_HOST=127.0.0.1:{o.internal_port(o.instances[0])}; {pulls}"])

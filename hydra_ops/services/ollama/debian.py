@@ -57,4 +57,4 @@ def apply(o: OllamaOptions) -> None:
         env = files.put(name=f"G1: settings for port {inst.port} (GPU {inst.gpu})",
                         src=StringIO(env_file(o, inst)), dest=f"{ENV_DIR}/{inst.port}.env", mode="644")
         run_and_restart_on_change("G1", inst.unit, [env, unit, installed, binary],
-                                  f"http://127.0.0.1:{inst.port}/api/version", o.ollama_ready_timeout)
+                                  f"http://127.0.0.1:{o.internal_port(inst)}/api/version", o.ollama_ready_timeout)

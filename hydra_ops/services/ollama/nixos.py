@@ -39,5 +39,6 @@ def apply(o: OllamaOptions, config_dir: str) -> None:
     """Write the module and switch to it; the instances must answer or the previous generation comes back."""
     nixos.modules(name=f"G1: NixOS module {MODULE} (dry-build, switch, health check, rollback on failure)",
                   files_wanted={MODULE: module(o)}, config_dir=config_dir,
-                  health=[f"curl -fsS -o /dev/null http://127.0.0.1:{i.port}/api/version" for i in o.instances],
+                  health=[f"curl -fsS -o /dev/null http://127.0.0.1:{o.internal_port(i)}/api/version"
+                          for i in o.instances],
                   timeout=o.ollama_ready_timeout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, Sha256, Url, UserName
 
@@ -57,8 +57,12 @@ class OllamaOptions(Options):
         default_factory=lambda: [Instance(gpu=0, port=11434), Instance(gpu=1, port=11435)], min_length=1,
         description="One instance per GPU: [{gpu, port}]; N entries give N units ollama@<port> (seed 000: "
                     "GPU 0 on 11434, GPU 1 on 11435).")
-    ollama_bind_address: Address = Field("0.0.0.0", description="Address instances listen on; the audit checklist "
-                                                                 "and LiteLLM reach :11434/:11435 from other hosts.")
+    ollama_bind_address: Address = Field("0.0.0.0", description="Address the instance ports are served on (by nginx, "
+                                                                 "inference and read paths only); the checklist and "
+                                                                 "LiteLLM reach :11434/:11435 from other hosts.")
+    ollama_internal_port_offset: int = Field(
+        10000, ge=1, le=50000, description="Each instance itself listens on 127.0.0.1:<port + offset>, so its admin "
+                                           "API (pull, delete, create, push) is never on the network.")
     ollama_open_firewall: bool = Field(True, description="NixOS: open the instance ports in networking.firewall "
                                                           "(seed 000 §6.1).")
     ollama_flash_attention: bool = Field(True, description="OLLAMA_FLASH_ATTENTION (seed 000 §2.2: enabled).")
@@ -100,3 +104,22 @@ class OllamaOptions(Options):
     @property
     def instances(self) -> list[Instance]:
         return self.ollama_instances
+
+    def internal_port(self, inst: Instance) -> int:
+        """Where the instance itself listens (loopback only)."""
+        return inst.port + self.ollama_internal_port_offset
+
+    @property
+    def fronts(self) -> list[tuple[int, int]]:
+        """(public port nginx serves, internal port of the instance) for every instance."""
+        return [(i.port, self.internal_port(i)) for i in self.ollama_instances]
+
+    @model_validator(mode="after")
+    def _internal_ports(self) -> OllamaOptions:
+        public = {i.port for i in self.ollama_instances}
+        bad = [i.port for i in self.ollama_instances
+               if self.internal_port(i) > 65535 or self.internal_port(i) in public]
+        if bad:
+            raise ValueError(f"ollama_internal_port_offset: {self.ollama_internal_port_offset} puts the instance of "
+                             f"port {bad[0]} on an impossible or public port")
+        return self

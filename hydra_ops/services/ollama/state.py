@@ -12,7 +12,7 @@ STATE_DIR = "/var/lib/ollama"
 def env_file(o: OllamaOptions, inst: Instance) -> str:
     """The instance's environment (KEY=value lines): its GPU, address, shared store and tuning."""
     return render(
-        "ollama-instance.env.j2", gpu=inst.gpu, port=inst.port, bind_address=o.ollama_bind_address,
+        "ollama-instance.env.j2", gpu=inst.gpu, port=o.internal_port(inst), bind_address="127.0.0.1",
         models_dir=o.ollama_models_dir, flash_attention=o.ollama_flash_attention,
         keep_alive=o.ollama_keep_alive, num_parallel=o.ollama_num_parallel,
         max_loaded_models=o.ollama_max_loaded_models, extra_env=o.ollama_extra_env, state_dir=STATE_DIR,
