@@ -124,8 +124,9 @@ def test_an_unhealthy_generation_is_rolled_back(converged: DeployResult, seeds: 
                                                 compute_address: str) -> None:
     generation = current_system(seeds)
     module = seeds.ssh(COMPUTE, "sha256sum /etc/nixos/hydra-ops/ollama.nix").stdout
-    # an address the host does not have: nginx cannot bind the instances' public ports, the health check fails
-    result = deploy(overrides='ollama_bind_address = "10.213.8.99"\nollama_ready_timeout = 15\n', tmp=tmp_path)
+    # a setting that evaluates and builds but makes every instance exit at start: the health check cannot pass
+    bad = 'ollama_extra_env = {"OLLAMA_DOUBLE_TOKEN_DELAY_MS": "broken"}\nollama_ready_timeout = 15\n'
+    result = deploy(overrides=bad, tmp=tmp_path)
     output = result.stdout + result.stderr
     assert not result.ok
     assert "the new generation is unhealthy" in output and "rolled back to the previous generation" in output
