@@ -21,7 +21,8 @@ from hydra_ops.validation import ValidationError
 T = TypeVar("T", bound="Options")
 
 
-def _pattern(regex: str, what: str, longest: int = 255) -> Callable[[str], str]:
+def pattern(regex: str, what: str, longest: int = 255) -> Callable[[str], str]:
+    """A validator: the whole value matches regex and is at most `longest` long; `what` names it in errors."""
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -55,13 +56,13 @@ _path.what = "an absolute path"  # type: ignore[attr-defined]
 #: Constrained string types shared by every service's options (each refuses what could break a file or shell).
 AbsPath = Annotated[str, AfterValidator(_path)]
 Address = Annotated[str, AfterValidator(_address)]
-Url = Annotated[str, AfterValidator(_pattern(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$",
+Url = Annotated[str, AfterValidator(pattern(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$",
                                              "an http(s) URL (no spaces or quotes)", longest=2048))]
-Sha256 = Annotated[str, AfterValidator(_pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)"))]
-Duration = Annotated[str, AfterValidator(_pattern(r"^\d+(ms|s|m|h|d)?$", "a time like 600s"))]
-Label = Annotated[str, AfterValidator(_pattern(r"^[0-9A-Za-z._-]+$", "a label (letters, digits, . _ -)"))]
-UserName = Annotated[str, AfterValidator(_pattern(r"^[a-z_][a-z0-9_-]{0,31}$", "a user name"))]
-NixAttr = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$",
+Sha256 = Annotated[str, AfterValidator(pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)"))]
+Duration = Annotated[str, AfterValidator(pattern(r"^\d+(ms|s|m|h|d)?$", "a time like 600s"))]
+Label = Annotated[str, AfterValidator(pattern(r"^[0-9A-Za-z._-]+$", "a label (letters, digits, . _ -)"))]
+UserName = Annotated[str, AfterValidator(pattern(r"^[a-z_][a-z0-9_-]{0,31}$", "a user name"))]
+NixAttr = Annotated[str, AfterValidator(pattern(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$",
                                                  "a nixpkgs attribute path like ollama-cuda"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
 

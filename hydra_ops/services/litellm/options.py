@@ -10,22 +10,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hydra_ops.services.stack.options import StackOptions
-from hydra_ops.settings import Options, Port
+from hydra_ops.settings import Options, Port, pattern
 
 _MODEL = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?")
 _TEXT = re.compile(r"[^\"\\\n\r\0]*")
 
 
 def _pattern(regex: str, what: str) -> AfterValidator:
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str:
-        if len(value) > 255 or not compiled.fullmatch(value):
-            raise ValueError(f"is not {what}")
-        return value
-
-    check.what = what  # type: ignore[attr-defined]
-    return AfterValidator(check)
+    return AfterValidator(pattern(regex, what))
 
 
 Key = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]*", "a name (letters, digits, . _ : -)")]

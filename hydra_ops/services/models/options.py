@@ -7,18 +7,18 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from hydra_ops.settings import AbsPath, Options, Url, _pattern, load
+from hydra_ops.settings import AbsPath, Options, Url, load, pattern
 
-_file = _pattern(r"^[\w.-]+(/[\w.-]+)*$", "a safe relative file name")
-_sha = _pattern(r"^[0-9a-f]{64}$", "a sha256")
-Plain = Annotated[str, AfterValidator(_pattern(r"^[\w.-]+$", "a plain name (letters, digits, . _ -)"))]
+_file = pattern(r"^[\w.-]+(/[\w.-]+)*$", "a safe relative file name")
+_sha = pattern(r"^[0-9a-f]{64}$", "a sha256")
+Plain = Annotated[str, AfterValidator(pattern(r"^[\w.-]+$", "a plain name (letters, digits, . _ -)"))]
 
 
 class Model(BaseModel):
     """One model: fetched as <base>/<repo>/resolve/<revision>/<file> into <tabby_model_dir>/<dest>."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    repo: Annotated[str, AfterValidator(_pattern(r"^[\w.-]+/[\w.-]+$", "owner/name"))] = Field(
+    repo: Annotated[str, AfterValidator(pattern(r"^[\w.-]+/[\w.-]+$", "owner/name"))] = Field(
         description="Repository on the mirror, owner/name.")
     revision: Plain = Field(description="Branch or commit of that repository.")
     dest: Plain = Field(description="Directory name under tabby_model_dir.")

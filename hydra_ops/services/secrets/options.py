@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from hydra_ops.settings import AbsPath, Options, UserName, _pattern, load
+from hydra_ops.settings import AbsPath, Options, UserName, load, pattern
 
-SecretName = Annotated[str, AfterValidator(_pattern(r"^[a-z][a-z0-9_]*$", "a lower_snake_case name", 64))]
-LocalPath = Annotated[str, AfterValidator(_pattern(r"^[^\s'\"$`]+$", "a path on the operator's machine"))]
+SecretName = Annotated[str, AfterValidator(pattern(r"^[a-z][a-z0-9_]*$", "a lower_snake_case name", 64))]
+LocalPath = Annotated[str, AfterValidator(pattern(r"^[^\s'\"$`]+$", "a path on the operator's machine"))]
 
 
 class SecretFile(BaseModel):

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, Url, UserName, _pattern, load
+from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, Url, UserName, load, pattern
 from hydra_ops.validation import ValidationError
 
-_sha256 = _pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)")
+_sha256 = pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)")
 
 
 def _pinned(value: str) -> str:
@@ -25,10 +25,10 @@ _pinned.what = "a sha256 (64 lowercase hex digits); required"  # type: ignore[at
 
 #: Types shared by the stable settings and the canary's overrides, so each constraint is written once.
 Pinned = Annotated[str, AfterValidator(_pinned)]
-PipSpec = Annotated[str, AfterValidator(_pattern(r"^[^\n\0]*\S[^\n\0]*$", "a pip requirement spec"))]
-PipArg = Annotated[str, AfterValidator(_pattern(r"^[^\n\0]+$", "a one-line pip argument"))]
-ModelDir = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z0-9._-]+$", "a model directory name"))]
-DraftDir = Annotated[str, AfterValidator(_pattern(r"^[A-Za-z0-9._-]*$", "a model directory name or empty"))]
+PipSpec = Annotated[str, AfterValidator(pattern(r"^[^\n\0]*\S[^\n\0]*$", "a pip requirement spec"))]
+PipArg = Annotated[str, AfterValidator(pattern(r"^[^\n\0]+$", "a one-line pip argument"))]
+ModelDir = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9._-]+$", "a model directory name"))]
+DraftDir = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9._-]*$", "a model directory name or empty"))]
 Backend = Literal["exllamav2", "exllamav3"]
 CacheMode = Literal["FP16", "Q8", "Q6", "Q4"]
 Amounts = list[Annotated[int | float, Field(ge=0)]]
@@ -88,7 +88,7 @@ class TabbyOptions(Options):
     tabby_port: Port = Field(5000, description="Port of the serving install (seed 002).")
     tabby_gpus: list[Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: [0, 1], description="CUDA_VISIBLE_DEVICES in nvidia-smi order (5090, 4090).")
-    tabby_pytorch_alloc_conf: Annotated[str, AfterValidator(_pattern(r"^[\w:,.]+$", "an allocator setting"))] = \
+    tabby_pytorch_alloc_conf: Annotated[str, AfterValidator(pattern(r"^[\w:,.]+$", "an allocator setting"))] = \
         Field("expandable_segments:True", description="PYTORCH_CUDA_ALLOC_CONF (seed 002).")
     tabby_restart_sec: int = Field(30, ge=0, le=3600, description="RestartSec of Restart=on-failure (seed 002).")
     tabby_start_limit_burst: int = Field(5, ge=1, le=100, description="StartLimitBurst: a VRAM failure does not "
