@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devcluster.local import files, image, network, nixos_host
+from devcluster.local import files, image, network, nixos_host, unraid_host
 from devcluster.local.network import run
 from devcluster.local.procs import alive, assert_unmounted, children, kill, nspawn_pids, require_root, wait_port
-from devcluster.local.provision import provision
+from devcluster.local.provision import after_boot, provision
 from devcluster.local.spec import FLAVOURS, HERE, SPEC_FILE, HostSpec, Spec, load_spec
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.secrets import SecretStore
@@ -103,6 +103,7 @@ class Cluster:
         state = self._state()
         network.bridge_up(self.spec.net)
         state["artifact_pid"] = self._artifact_server(state.get("artifact_pid"))
+        fresh = []
         for host in self.spec.hosts:
             entry = state["hosts"].get(host.name, {})
             if alive(entry.get("pid")):
@@ -114,6 +115,7 @@ class Cluster:
                 log(f"{host.name}: unpacking base image")
                 image.unpack(self._image(host, tarball, log), root)
                 provision(host, root, self.spec.hosts, self.key, self.dir)
+                fresh.append(host)
             entry["pid"] = self._boot(host, root)
             state["hosts"][host.name] = entry
             self._save(state)
@@ -124,15 +126,13 @@ class Cluster:
         for host in self.spec.hosts:
             self._wait_ready(host)
             log(f"{host.name}: up at {host.address}")
+        for host in fresh:
+            after_boot(self, host, log)
 
     def reset(self, name: str, log: Any = print) -> None:
         """Rebuild one host from the base image into its initial ('before') state and boot it again."""
         require_root()
-        host, state = self.host(name), self._state()
-        pid = state["hosts"].get(name, {}).get("pid")
-        if alive(pid):
-            self._stop(host, int(pid))
-        subprocess.run(self.ssh_argv(name, "-O", "exit"), capture_output=True, timeout=10)
+        host, state = self.host(name), self._poweroff(name)
         root = self.machine_dir(name)
         if root.exists():
             assert_unmounted(root)
@@ -145,7 +145,26 @@ class Cluster:
         self._save(state)
         self._write_access_files()
         self._wait_ready(host)
+        after_boot(self, host, log)
         log(f"{name}: reset to its initial state")
+
+    def reboot(self, name: str, log: Any = print) -> None:
+        """Power one host off and boot it again from the same root: its disk stays, what lives in RAM goes."""
+        require_root()
+        host, state = self.host(name), self._poweroff(name)
+        state["hosts"][name] = {"pid": self._boot(host, self.machine_dir(name))}
+        self._save(state)
+        self._wait_ready(host)
+        log(f"{name}: rebooted")
+
+    def _poweroff(self, name: str) -> dict[str, Any]:
+        """Stop a host if it runs and drop its SSH master connection; return the cluster state."""
+        state = self._state()
+        pid = state["hosts"].get(name, {}).get("pid")
+        if alive(pid):
+            self._stop(self.host(name), int(pid))
+        subprocess.run(self.ssh_argv(name, "-O", "exit"), capture_output=True, timeout=10)
+        return state
 
     @property
     def owner_file(self) -> Path:
@@ -163,8 +182,9 @@ class Cluster:
 
     @staticmethod
     def _image(host: HostSpec, base: Path, log: Any) -> Path:
-        """The tarball a host starts from: the base image, or its NixOS-shaped derivative."""
-        return nixos_host.ensure_image(log) if host.platform == "nixos" else base
+        """The tarball a host starts from: the base image, or its NixOS- or Unraid-shaped derivative."""
+        derived = {"nixos": nixos_host.ensure_image, "unraid": unraid_host.ensure_image}.get(host.platform)
+        return derived(log) if derived else base
 
     def _artifact_server(self, pid: int | None) -> int:
         if alive(pid):

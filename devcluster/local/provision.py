@@ -6,11 +6,15 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from devcluster.local import nixos_host
+from devcluster.local import nixos_host, unraid_before
 from devcluster.local.network import run
 from devcluster.local.spec import HERE, HostSpec
 from devcluster.local.stack_images import cgroup_unit
+
+if TYPE_CHECKING:
+    from devcluster.local.cluster import Cluster
 
 
 def provision(host: HostSpec, root: Path, hosts: list[HostSpec], key: Path, state_dir: Path) -> None:
@@ -43,6 +47,12 @@ def provision(host: HostSpec, root: Path, hosts: list[HostSpec], key: Path, stat
         legacy_ollama(root, state_dir)
     if host.platform == "nixos":
         nixos_host.provision(root, host.group, state_dir / "artifacts/ollama/ollama-linux-amd64.tgz")
+
+
+def after_boot(cluster: Cluster, host: HostSpec, log: Any = print) -> None:
+    """The part of a freshly provisioned host's 'before' state that needs it running (Unraid's compose stack)."""
+    if host.before == unraid_before.BEFORE:
+        unraid_before.setup(cluster, host, log)
 
 
 def fake_gpus(host: HostSpec, root: Path) -> None:
