@@ -68,18 +68,69 @@ def secrets_rotate(cluster_name: str | None, names: tuple[str, ...]) -> None:
 
 @secrets.command("migrate")
 @cluster_option
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def secrets_migrate(cluster_name: str | None, files: tuple[str, ...]) -> None:
-    """Move plaintext secrets out of YAML config FILES into the encrypted file; leave os.environ/NAME behind."""
+@click.option("--host", "host", default=None, metavar="HOST",
+              help="Migrate the files HOST's secret_plaintext_sources lists, over ssh (instead of local FILES).")
+@click.option("--replace", is_flag=True,
+              help="With --host: when the store holds another value for a name, store the one in use on the host.")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def secrets_migrate(cluster_name: str | None, host: str | None, replace: bool, files: tuple[str, ...]) -> None:
+    """Move plaintext secrets out of YAML config FILES into the encrypted file; leave os.environ/NAME behind.
+
+    With --host: the files on that host listed in its secret_plaintext_sources (YAML values become
+    os.environ/NAME, .env lines a comment), after the store holds and reads back every value.
+    """
     from pathlib import Path
 
     from hydra_ops.secrets_audit import migrate
 
+    if bool(host) == bool(files):
+        raise click.UsageError("give either FILES (local YAML files) or --host HOST, not both or neither")
+    if host:
+        _migrate_host(cluster_name, host, replace)
+        return
+    if replace:
+        raise click.UsageError("--replace only applies with --host")
     moved = migrate([Path(f) for f in files], _store(cluster_name))
     for path, names in moved.items():
         click.echo(f"{path}: moved {', '.join(names)}")
     if not moved:
         click.echo("no plaintext secrets found")
+
+
+def _migrate_host(cluster_name: str | None, host: str, replace: bool) -> None:
+    """`migrate --host`: hydra_ops.secrets_remote, its outcome as names and files (never values)."""
+    from hydra_ops.secrets import SecretsError
+    from hydra_ops.secrets_remote import migrate_host, remote
+    from hydra_ops.services.secrets.options import is_dotenv
+    from hydra_ops.validation import ValidationError
+
+    try:
+        target = remote(host, cluster_name)
+        if not target.sources:
+            click.echo(f"{host}: secret_plaintext_sources is empty; nothing to migrate")
+            return
+        done = migrate_host(target.host, target.sources, target.transport, target.store, replace)
+    except (SecretsError, ValidationError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for path, names in done.migrated.items():
+        click.echo(f"{host}:{path}: already migrated: {', '.join(names)}")
+    if done.noop:
+        click.echo(f"{host}: nothing to do: every listed key is already a reference and {target.store.file} "
+                   "holds each secret")
+        return
+    for path, names in done.moved.items():
+        how = "lines commented out" if is_dotenv(path) else "now os.environ/NAME"
+        click.echo(f"{host}:{path}: moved {', '.join(names)} ({how})")
+    store = target.store.file
+    if done.added:
+        click.echo(f"{store}: added {', '.join(done.added)}")
+    if done.kept:
+        click.echo(f"{store}: already held {', '.join(done.kept)}")
+    if done.replaced:
+        click.echo(f"{store}: replaced {', '.join(done.replaced)} with the value in use on {host}; the next deploy "
+                   "rolls it out everywhere it is used")
+    click.echo(f"{store} is now the only copy of these values (verified; no plaintext backup is kept): keep it "
+               "(commit it for the real cluster), then deploy")
 
 
 def _recipient_change(cluster_name: str | None, pubkey: str, add: bool) -> None:

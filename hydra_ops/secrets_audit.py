@@ -1,8 +1,11 @@
-"""`hydra secrets check` and `migrate`: find plaintext secrets in files and move them into the encrypted store."""
+"""`hydra secrets check` and `migrate`: find plaintext secrets in files and move them into the encrypted store;
+reading and rewriting the listed keys of a host's YAML and .env files for `migrate --host` (secrets_remote)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,3 +108,143 @@ def _name_for(trail: list[str], value: str, values: dict[str, str]) -> str:
         if candidate not in values:
             return candidate
     return "_".join(parts) + f"_{len(values)}"
+
+
+# -- listed keys of one file (`hydra secrets migrate --host`): read a value, leave a reference ----------------------
+ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*?)\r?$")
+
+
+def reference(name: str) -> str:
+    """What a YAML value becomes: LiteLLM reads it from the environment variable NAME."""
+    return f"os.environ/{name.upper()}"
+
+
+def env_comment(var: str, name: str) -> str:
+    """What a .env line becomes (the variable is gone; the comment says where its value went)."""
+    return f"# {var} moved to the sops store as {name} (hydra secrets migrate)"
+
+
+@dataclass
+class Scan:
+    """The listed keys of one file: plaintext values found, keys already migrated, and why others cannot be."""
+
+    values: dict[str, str]
+    migrated: list[str]
+    problems: list[str]  # "key: why", never a value
+    spans: dict[str, tuple[int, int]]  # YAML: where each value's scalar is in the text; .env: unused
+
+
+def scan(text: str, keys: Mapping[str, str], dotenv: bool) -> Scan:
+    """Read each listed key ({key: secret name}) of a YAML or .env text without changing anything."""
+    return _scan_dotenv(text, keys) if dotenv else _scan_yaml(text, keys)
+
+
+def rewrite(text: str, keys: Mapping[str, str], found: Scan, dotenv: bool) -> str:
+    """The text with every found value replaced by a reference (YAML) or a comment (.env); the rest untouched."""
+    if dotenv:
+        out = []
+        for line in text.splitlines(keepends=True):
+            match = ENV_LINE.match(line)
+            if match and match[1] in found.values:
+                line = env_comment(match[1], keys[match[1]]) + line[len(line.rstrip("\r\n")):]
+            out.append(line)
+        return "".join(out)
+    new = text
+    for key, (start, end) in sorted(found.spans.items(), key=lambda kv: -kv[1][0]):
+        block = new[start] in "|>"  # a block scalar's span ends after its last line break: keep one
+        new = new[:start] + reference(keys[key]) + ("\n" if block else "") + new[end:]
+    expected = yaml.safe_load(text)
+    for key in found.spans:
+        *parents, last = key.split(".")
+        node = expected
+        for part in parents:
+            node = node[int(part) if isinstance(node, list) else part]
+        node[int(last) if isinstance(node, list) else last] = reference(keys[key])
+    if yaml.safe_load(new) != expected:  # an unusual layout (anchors, odd flow style): the safe, comment-less form
+        new = yaml.safe_dump(expected, default_flow_style=False, sort_keys=False)
+    return new
+
+
+def _scan_yaml(text: str, keys: Mapping[str, str]) -> Scan:
+    found = Scan({}, [], [], {})
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:  # its message quotes the text around the error: give the line only
+        mark = getattr(exc, "problem_mark", None)
+        found.problems.append(f"(file): not valid YAML{f' (line {mark.line + 1})' if mark else ''}")
+        return found
+    for key, name in keys.items():
+        node = _node(root, key.split("."))
+        tag = getattr(node, "tag", "").rsplit(":", 1)[-1]
+        if node is None:
+            if reference(name) in text:
+                found.migrated.append(key)
+            else:
+                found.problems.append(f"{key}: missing, and the file has no {reference(name)} reference")
+        elif not isinstance(node, yaml.ScalarNode):
+            found.problems.append(f"{key}: is a {'mapping' if isinstance(node, yaml.MappingNode) else 'list'}, "
+                                  "not a value")
+        elif tag != "str":
+            what = "empty" if tag == "null" else f"a YAML {tag}, not a string (quote it on the host)"
+            found.problems.append(f"{key}: is {what}")
+        elif node.value.startswith("os.environ/"):
+            found.migrated.append(key)
+        elif not node.value:
+            found.problems.append(f"{key}: is empty")
+        else:
+            found.values[key] = node.value
+            found.spans[key] = (node.start_mark.index, node.end_mark.index)
+    return found
+
+
+def _node(node: yaml.Node | None, path: list[str]) -> yaml.Node | None:
+    """The node at a dotted path (the last of duplicate keys, as YAML loaders take it); None when absent."""
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in reversed(node.value) if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+        else:
+            return None
+    return node
+
+
+def _scan_dotenv(text: str, keys: Mapping[str, str]) -> Scan:
+    found = Scan({}, [], [], {})
+    lines: dict[str, str] = {}
+    for line in text.splitlines():
+        match = ENV_LINE.match(line)
+        if match:
+            lines[match[1]] = match[2]  # the last definition wins, as in compose
+    for var in keys:
+        if var not in lines:
+            if any(line.strip().startswith(f"# {var} moved to the sops store as ") for line in text.splitlines()):
+                found.migrated.append(var)
+            else:
+                found.problems.append(f"{var}: missing, and the file has no '# {var} moved to the sops store' line")
+            continue
+        value, why = _env_value(lines[var])
+        if why:
+            found.problems.append(f"{var}: {why}")
+        else:
+            found.values[var] = value
+    return found
+
+
+def _env_value(raw: str) -> tuple[str, str]:
+    """(value, "") or ("", why it cannot be read safely) for the right-hand side of a VAR=value line."""
+    raw = raw.strip()
+    if raw[:1] in ("'", '"'):
+        end = raw.find(raw[0], 1)
+        if end < 0:
+            return "", "has no closing quote on its line (a multi-line value: move it by hand)"
+        rest, value = raw[end + 1:].strip(), raw[1:end]
+        if rest and not rest.startswith("#"):
+            return "", "has text after its closing quote"
+        if raw[0] == '"' and ("\\" in value or "$" in value):
+            return "", "uses escapes or $ interpolation in double quotes (compose would change it): move it by hand"
+    else:
+        value = re.split(r"\s#", raw, maxsplit=1)[0].strip()
+        if "$" in value:
+            return "", "uses $ interpolation (compose would change it): move it by hand"
+    return (value, "") if value else ("", "is empty")

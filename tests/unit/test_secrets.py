@@ -172,3 +172,24 @@ def test_an_age_key_others_can_read_or_git_could_commit_is_refused(store: Secret
             SecretStore(store.file, inside, store.config).read()
     finally:
         inside.unlink()
+
+
+def test_cli_migrate_of_local_files_still_works(store: SecretStore, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The FILES form of `hydra secrets migrate` (the --host form is tested in test_secrets_remote.py)."""
+    from click.testing import CliRunner
+
+    from hydra_ops import cli_secrets
+    from hydra_ops.cli import main
+
+    monkeypatch.setattr(cli_secrets, "_store", lambda cluster_name: store)
+    config = tmp_path / "router-config.yaml"
+    config.write_text(yaml.safe_dump({"general_settings": {"master_key": "sk-plaintext-master-0123456789"}}))
+    out = CliRunner().invoke(main, ["secrets", "migrate", str(config)])
+    assert out.exit_code == 0 and f"{config}: moved master_key" in out.output, out.output
+    assert "sk-plaintext" not in out.output + config.read_text()
+    assert CliRunner().invoke(main, ["secrets", "migrate", str(config)]).output == "no plaintext secrets found\n"
+    neither = CliRunner().invoke(main, ["secrets", "migrate"])
+    assert neither.exit_code == 2 and "give either FILES" in neither.output
+    replace = CliRunner().invoke(main, ["secrets", "migrate", "--replace", str(config)])
+    assert replace.exit_code == 2 and "--replace only applies with --host" in replace.output

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
+from pydantic import ValidationError as PydanticError
 
 from hydra_ops.settings import AbsPath, Options, UserName, load, pattern
 
 SecretName = Annotated[str, AfterValidator(pattern(r"^[a-z][a-z0-9_]*$", "a lower_snake_case name", 64))]
 LocalPath = Annotated[str, AfterValidator(pattern(r"^[^\s'\"$`]+$", "a path on the operator's machine"))]
+#: Keys of a plaintext source: a dotted YAML path (router_settings.redis_password) or a .env variable name.
+YAML_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ABS_PATH = TypeAdapter(AbsPath)
+
+
+def is_dotenv(path: str) -> bool:
+    """A compose env file (`.env`, `*.env`) holds VAR=value lines; every other plaintext source is YAML."""
+    return path.rsplit("/", 1)[-1].endswith(".env")
 
 
 class SecretFile(BaseModel):
@@ -43,6 +54,12 @@ class SecretsOptions(Options):
     secret_files: list[SecretFile] = Field(default_factory=list, description="Secrets this host receives as "
                                            "files: [{secret, owner, group}].")
 
+    secret_plaintext_sources: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Files on this host that still hold secrets in plaintext, for `hydra secrets migrate --host`: "
+                    "{absolute path: {key: secret name}}; a key is a dotted YAML path, or a variable name in a "
+                    "`.env`/`*.env` file; names from secret_names (seed 000 Part 2.5).")
+
     @field_validator("secret_files")
     @classmethod
     def _known_once(cls, files: list[SecretFile], info: ValidationInfo) -> list[SecretFile]:
@@ -52,6 +69,29 @@ class SecretsOptions(Options):
         if bad:
             raise ValueError("; ".join(bad))
         return files
+
+    @field_validator("secret_plaintext_sources")
+    @classmethod
+    def _sources(cls, sources: dict[str, dict[str, str]], info: ValidationInfo) -> dict[str, dict[str, str]]:
+        """Absolute paths, keys well-formed for the file's kind, names from secret_names; every problem at once."""
+        names, bad = info.data.get("secret_names"), []
+        for path, keys in sources.items():
+            try:
+                _ABS_PATH.validate_python(path)
+            except PydanticError:
+                bad.append(f"{path!r} is not an absolute path (letters, digits, . _ - + @ / only)")
+            if not keys:
+                bad.append(f"{path}: lists no keys")
+            dotenv = is_dotenv(path)
+            for key, name in keys.items():
+                if not (ENV_VAR if dotenv else YAML_KEY).fullmatch(key):
+                    what = "a variable name (a .env file)" if dotenv else "a dotted YAML path like a.b_c"
+                    bad.append(f"{path}: {key!r} is not {what}")
+                if names is not None and name not in names:
+                    bad.append(f"{path}: {key}: {name!r} is not listed in secret_names")
+        if bad:
+            raise ValueError("; ".join(bad))
+        return sources
 
     @property
     def needed(self) -> list[str]:
