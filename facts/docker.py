@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from pyinfra.api import FactBase
@@ -49,3 +50,28 @@ class DockerImages(FactBase[list[str]]):
 
     def process(self, output: list[str]) -> list[str]:
         return sorted(line.strip() for line in output if line.strip() and "<none>" not in line)
+
+
+class DockerEngine(FactBase[dict[str, Any]]):
+    """{"docker": CLI present, "daemon": server version or None, "compose": version the compose command reports
+    or None} for the compose command given (a list of words)."""
+
+    def default(self) -> dict[str, Any]:
+        return {"docker": False, "daemon": None, "compose": None}
+
+    def command(self, compose_command: list[str]) -> str:
+        words = " ".join(shlex.quote(w) for w in compose_command)
+        return ("if command -v docker >/dev/null 2>&1; then echo docker=yes; "
+                "docker info --format 'daemon={{.ServerVersion}}' 2>/dev/null || true; fi; "
+                f"v=$({words} version --short 2>/dev/null) && echo \"compose=$v\" || true")
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        found = self.default()
+        for line in output:
+            key, _, value = line.strip().partition("=")
+            if key == "docker":
+                found["docker"] = True
+            elif key in ("daemon", "compose") and value:
+                found[key] = value.strip()
+        return found
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pyinfra.api import FactBase
 
 PLATFORMS = ("debian", "nixos", "unraid", "unknown")
@@ -38,3 +40,29 @@ def classify(lines: list[str]) -> str:
     if ids & {"debian", "ubuntu"}:
         return "debian"
     return "unknown"
+
+
+class FsTypes(FactBase[dict[str, str]]):
+    """path -> filesystem type (stat -f %T) of the path, or of its nearest existing parent when it does not
+    exist yet."""
+
+    def default(self) -> dict[str, str]:
+        return {}
+
+    def command(self, paths: list[str]) -> str:
+        quoted = " ".join(shlex.quote(p) for p in paths)
+        return (f"for p in {quoted}; do q=$p; while [ ! -e \"$q\" ] && [ \"$q\" != / ]; do q=$(dirname \"$q\"); "
+                "done; printf '%s\\t%s\\n' \"$p\" \"$(stat -f -c %T \"$q\")\"; done")
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        return dict(line.split("\t", 1) for line in output if "\t" in line)
+
+
+class SysctlValue(FactBase[str]):
+    """The running kernel's value of one sysctl key ('' when unreadable)."""
+
+    def command(self, key: str) -> str:
+        return f"cat /proc/sys/{shlex.quote(key.replace('.', '/'))} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> str:
+        return "".join(output).strip()

@@ -19,3 +19,33 @@ secret_files = [
     {"secret": "postgres_password", "owner": "root", "group": "root"},
     {"secret": "tabby_api_key", "owner": "root", "group": "root"},
 ]
+
+#: Where the audit (seed 000 Part 2.5) found the storage stack's secrets in plaintext, for
+#: `hydra secrets migrate --host hydra-storage`: {absolute path on the host: {key: secret name}}. A key is a dotted
+#: YAML path, or a variable of a `.env` file. The values the services run with move into the store under the names
+#: the deploys use; the files keep os.environ/NAME references (YAML) or a comment (.env) instead.
+secret_plaintext_sources = {
+    "/mnt/user/appdata/hydra-stack/litellm/router-config.yaml": {
+        "router_settings.redis_password": "redis_password",
+        "general_settings.master_key": "litellm_master_key",
+        "general_settings.database_password": "postgres_password",
+    },
+    "/mnt/user/appdata/hydra-stack/.env": {
+        "LITELLM_KEY": "litellm_master_key",
+        "REDIS_PASSWORD": "redis_password",
+        "POSTGRES_PASSWORD": "postgres_password",
+    },
+}
+
+# hydra-storage runs Unraid (seed 001 core table): the stack is adopted where it already runs, and everything
+# persistent lives under /mnt (Unraid's /etc, /opt and /root are in RAM; /boot is FAT).
+
+#: The compose project already running there (seed 002), adopted in place.
+stack_dir = "/mnt/user/appdata/hydra-stack"
+
+#: Unraid's Docker has the Compose v2 plugin (no standalone docker-compose v1).
+compose_command = ["docker", "compose"]
+
+#: Secret files on persistent storage that keeps POSIX owner and mode (not /boot: FAT), 0700 root. If appdata is
+#: exported over SMB/NFS, choose a path on a pool that is not (e.g. /mnt/cache/hydra-secrets).
+secret_dir = "/mnt/user/appdata/hydra-secrets"

@@ -20,7 +20,7 @@ if [ "$was_up" = 0 ]; then
 fi
 
 export HYDRA_CLUSTER_FLAVOUR=seeds
-python -m pytest -p no:cacheprovider tests/nixos tests/smoke/test_compute.py tests/smoke/test_ai.py || rc=$?
+python -m pytest -p no:cacheprovider tests/seeds tests/smoke/test_compute.py tests/smoke/test_ai.py tests/smoke/test_storage.py || rc=$?
 if [ "$seeds_up" = 0 ]; then
   hydra cluster down || rc=1
 fi

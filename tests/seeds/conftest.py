@@ -16,7 +16,7 @@ COMPUTE, AI = "hydra-compute", "hydra-ai"
 @pytest.fixture(scope="session")
 def seeds(local_cluster: Cluster) -> Cluster:
     """The local cluster, which must be the seeds flavour for these tests."""
-    assert local_cluster.flavour == "seeds", "run tests/nixos with HYDRA_CLUSTER_FLAVOUR=seeds"
+    assert local_cluster.flavour == "seeds", "run tests/seeds with HYDRA_CLUSTER_FLAVOUR=seeds"
     return local_cluster
 
 

@@ -16,7 +16,7 @@ import requests
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from tests.integration.conftest import wait_for
-from tests.nixos.conftest import AI, COMPUTE, current_system
+from tests.seeds.conftest import AI, COMPUTE, current_system
 
 PACKAGES = "dpkg-query -W | sha256sum"
 

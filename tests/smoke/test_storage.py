@@ -103,7 +103,11 @@ class TestRedis:
             include = host.file(f"{cfg.secret_dir}/redis-auth.conf")
             uid, gid = (int(n) for n in cfg.redis.redis_uid.split(":"))
             assert (include.mode, include.uid, include.gid) == (0o600, uid, gid), target.name
-            assert "vm.overcommit_memory = 1" in host.file("/etc/sysctl.d/60-hydra-redis.conf").content_string
+            if host.file("/etc/unraid-version").exists:  # Unraid: set at every boot from the flash drive's go file
+                go = host.file("/boot/config/go").content_string.splitlines()
+                assert any(line.startswith("sysctl -w vm.overcommit_memory=1") for line in go), target.name
+            else:
+                assert "vm.overcommit_memory = 1" in host.file("/etc/sysctl.d/60-hydra-redis.conf").content_string
             if cfg.stack.apply_sysctls_live:
                 assert host.file("/proc/sys/vm/overcommit_memory").content_string.strip() == "1"
 

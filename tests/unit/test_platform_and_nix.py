@@ -37,12 +37,13 @@ def test_a_pinned_platform_wins_and_a_bad_pin_is_refused() -> None:
 
 def test_preflight_names_host_platform_and_every_refusing_bundle() -> None:
     check("hydra-compute", "nixos", ("G1", "G2"))  # supported: no error
+    check("hydra-storage", "unraid", ("G3", "G4", "G5", "G7", "G8"))
     with pytest.raises(UnsupportedPlatform) as err:
-        check("hydra-storage", "unraid", ("G3", "G4", "G5"))
+        check("hydra-storage", "unraid", ("G3", "G1", "G10"))
     text = str(err.value)
     assert "hydra-storage: platform 'unraid' is not supported" in text
-    assert "G4 KV cache tier" in text and "G5 LiteLLM" in text and "supports debian" in text
-    assert "G3 Secrets in plaintext: supports debian, nixos" in text
+    assert "G1 Dual Ollama" in text and "G10" in text and "supports debian, nixos" in text
+    assert "G3" not in text
     assert "Nothing was changed on any host" in text
     with pytest.raises(UnsupportedPlatform, match="platform 'unknown'"):
         check("h", "unknown", ("G1",))

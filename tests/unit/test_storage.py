@@ -135,14 +135,14 @@ def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[
         assert (services[name]["cpuset"], services[name]["mem_limit"], services[name]["image"]) == \
                (svc.cpuset, svc.mem_limit, svc.image)
     redis = services["redis"]
-    assert redis["user"] == "999:999" and "/etc/hydra/secrets/redis-auth.conf:/run/secrets/redis-auth.conf:ro" \
-        in redis["volumes"]
+    auth = "/mnt/user/appdata/hydra-secrets/redis-auth.conf:/run/secrets/redis-auth.conf:ro"
+    assert redis["user"] == "999:999" and auth in redis["volumes"]
     litellm = services["litellm"]
     assert litellm["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and "environment" not in litellm
-    assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/etc/hydra")} == \
+    assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/mnt/user/appdata/hydra-secrets")} == \
            {f"/run/secrets/{s}" for s in secret_env(cfg.litellm).values()}
     assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
-    assert set(compose["volumes"]) == {"redis-data", "postgres-data", "ollama-cpu-data"}
+    assert set(compose["volumes"]) == {f"{n}-data" for n in ("redis", "postgres", "ollama-cpu", "qdrant", "n8n")}
     assert services["ollama-cpu"]["ports"] == ["11500:11434"]
 
 

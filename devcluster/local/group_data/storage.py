@@ -31,3 +31,11 @@ apply_sysctls_live = False
 
 #: Short enough that a dead backend fails a test quickly.
 litellm_request_timeout = 60
+
+#: The default flavour's hydra-storage is plain Debian: the Debian layout, not the Unraid one group_data sets.
+stack_dir = "/opt/hydra-stack"
+compose_command = ["docker-compose"]
+secret_dir = "/etc/hydra/secrets"
+
+#: No plaintext files to migrate on the Debian stand-in (the seeds flavour's Unraid host has the audit's).
+secret_plaintext_sources = {}

@@ -1,10 +1,9 @@
-"""LiteLLM on Debian (inside the stack): config.yaml and the secrets entrypoint in place, and the CPU fallback's
+"""LiteLLM inside the stack (any platform): config.yaml and the secrets entrypoint in place, and the CPU fallback's
 models pulled into its container once the stack is up."""
 
 from __future__ import annotations
 
 import shlex
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -12,18 +11,20 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server
 
+from hydra_ops.operations import backup
 from hydra_ops.services.litellm.options import LitellmOptions
 from hydra_ops.services.litellm.state import config_yaml, entrypoint
 
 
 @deploy("G5 LiteLLM")
-def litellm_gateway(o: LitellmOptions, stack_dir: str) -> list[OperationMeta]:
-    """config.yaml and the secrets entrypoint in place; returns the ops whose change needs a LiteLLM restart."""
+def litellm_gateway(o: LitellmOptions, stack_dir: str, redis_host: str) -> list[OperationMeta]:
+    """config.yaml and the secrets entrypoint in place (old versions backed up); returns the ops whose change
+    needs a LiteLLM restart. redis_host: the stack's Redis service."""
     files.directory(name="G5: litellm config directory", path=f"{stack_dir}/litellm", mode="755")
-    conf = files.put(name="G5: litellm config.yaml from the inventory", dest=f"{stack_dir}/litellm/config.yaml",
-                     src=StringIO(config_yaml(o)), mode="644")
-    entry = files.put(name="G5: entrypoint that reads secrets from files", mode="755",
-                      dest=f"{stack_dir}/litellm/secrets-env.sh", src=StringIO(entrypoint(o)))
+    conf = backup.put("G5: litellm config.yaml from the inventory", stack_dir, "litellm/config.yaml",
+                      config_yaml(o, redis_host=redis_host), "644")
+    entry = backup.put("G5: entrypoint that reads secrets from files", stack_dir, "litellm/secrets-env.sh",
+                       entrypoint(o), "755")
     return [conf, entry]
 
 

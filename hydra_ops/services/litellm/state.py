@@ -34,12 +34,12 @@ def model_list(o: LitellmOptions, resolve: Callable[[str], str] = address) -> di
     return out
 
 
-def config_yaml(o: LitellmOptions, resolve: Callable[[str], str] = address) -> str:
-    """LiteLLM's config.yaml."""
+def config_yaml(o: LitellmOptions, resolve: Callable[[str], str] = address, redis_host: str = "redis") -> str:
+    """LiteLLM's config.yaml (redis_host: the stack's Redis service name)."""
     return render("litellm-config.yaml.j2", models=model_list(o, resolve),
                   routing_strategy=o.litellm_routing_strategy, num_retries=o.litellm_num_retries,
                   request_timeout=o.litellm_request_timeout, fallbacks=o.litellm_fallbacks,
-                  cache=o.litellm_cache, drop_params=o.litellm_drop_params, redis_host="redis", redis_port=6379,
+                  cache=o.litellm_cache, drop_params=o.litellm_drop_params, redis_host=redis_host, redis_port=6379,
                   cache_ttl=o.litellm_cache_ttl)
 
 

@@ -18,7 +18,7 @@ from hydra_ops.secrets import SecretsError, SecretStore
 from hydra_ops.services.secrets.options import options
 from hydra_ops.validation import ValidationError
 
-PLATFORMS = ("debian", "nixos")
+PLATFORMS = ("debian", "nixos", "unraid")
 
 
 @cache

@@ -2,8 +2,9 @@
 Postgres, Qdrant, n8n): engine, images, docker-compose.yml from group data (cpuset/mem_limit per service),
 converged with `up -d` only on change, then waited for.
 
-options.py declares the settings (and the checks between services' cores), state.py the compose file, debian.py
-converges it, host.py checks it against the host's CPUs and RAM, detect.py reads the running containers.
+options.py declares the settings (and the checks between services' cores), state.py the compose document and
+adopt.py its merge into the project on the host, common.py converges it, debian.py and unraid.py bring the engine
+(apt, or checks on Unraid), capacity.py checks it against the host's CPUs, RAM and ports, detect.py reads it.
 """
 
 from __future__ import annotations
@@ -11,44 +12,58 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 
-PLATFORMS = ("debian",)
+PLATFORMS = ("debian", "unraid")
 
 
 def deploy_stack() -> None:
     """The whole storage deploy (G3 files, G4, G5, G7, G8 in one stack): every check before any change.
 
-    The four gaps are services of one compose project, so `hydra fix` of any of them converges the stack.
+    The four gaps are services of one compose project, so `hydra fix` of any of them converges the stack. On
+    Unraid nothing is installed and the project on the host is adopted in place (stack/unraid.py).
     """
     # imported here: the services below load this package's options, and facts.resources parses cpusets with them
+    from facts.ports import PortHolders
     from facts.resources import HostResources
+    from hydra_ops.platform import current
     from hydra_ops.services.agents import agent_files
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway
     from hydra_ops.services.litellm.options import secret_env
-    from hydra_ops.services.redis.debian import redis_tier
+    from hydra_ops.services.redis import debian as redis
     from hydra_ops.services.redis.options import check_secret_values
     from hydra_ops.services.secrets import host_secrets, secret_files
-    from hydra_ops.services.stack import debian
-    from hydra_ops.services.stack.capacity import check_host
-    from hydra_ops.services.stack.state import compose
+    from hydra_ops.services.stack import debian, unraid
+    from hydra_ops.services.stack.capacity import check_host, check_ports
+    from hydra_ops.services.stack.project import existing_compose
+    from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc
     from hydra_ops.services.storage import storage
 
     cfg = storage(host.data.dict(), host.name)
     s = cfg.stack
-    services = s.stack_services
+    platform = current()
+    if platform == "unraid":
+        unraid.check_host(cfg, host.name)
     check_host(s, cfg.redis, host.get_fact(HostResources), host.name)
-    redis_password = host_secrets(["redis_password"])["redis_password"] if "redis" in services else ""
+    existing = existing_compose(f"{s.stack_dir}/{COMPOSE_FILE}")
+    check_ports(compose_doc(cfg, existing), s.stack_services, s.compose_project, host.get_fact(PortHolders),
+                host.name)
+    redis_name, litellm_name, cpu_name = (s.named(r) for r in ("redis", "litellm", "ollama-cpu"))
+    redis_password = host_secrets(["redis_password"])["redis_password"] if redis_name else ""
     if redis_password:
         check_secret_values({"redis_password": redis_password}, host.name)
     secrets = secret_files()
     mounts: dict[str, list[OperationMeta]] = {}
-    if "redis" in services:
-        mounts["redis"] = redis_tier(cfg.redis, s.stack_dir, cfg.secret_dir, redis_password, s.apply_sysctls_live)
-    if "litellm" in services:
-        mounts["litellm"] = litellm_gateway(cfg.litellm, s.stack_dir) + [
+    if redis_name:
+        if platform == "unraid":
+            unraid.persist_sysctl("G4", "vm.overcommit_memory", "1", s.apply_sysctls_live)
+        else:
+            redis.overcommit(s.apply_sysctls_live)
+        mounts[redis_name] = redis.redis_tier(cfg.redis, s.stack_dir, cfg.secret_dir, redis_password)
+    if litellm_name:
+        mounts[litellm_name] = litellm_gateway(cfg.litellm, s.stack_dir, redis_name or "redis") + [
             op for name in secret_env(cfg.litellm).values() if (op := secrets.get(name))]
     for name in cfg.agents.agent_frameworks:
-        if name in services:
+        if name in s.stack_services:
             mounts[name] = agent_files(name, s.stack_dir)
-    debian.apply(cfg, mounts)
-    if "ollama-cpu" in services:
-        cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", "ollama-cpu"))
+    (unraid if platform == "unraid" else debian).apply(cfg, mounts, existing)
+    if cpu_name:
+        cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))

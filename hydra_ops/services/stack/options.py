@@ -8,7 +8,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from itertools import combinations
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -110,6 +110,8 @@ Image = Annotated[str, AfterValidator(_image)]
 Name = Annotated[str, AfterValidator(_name)]
 PortMap = Annotated[str, AfterValidator(_port_map)]
 Word = Annotated[str, AfterValidator(_word)]
+#: services the renderers know how to configure; any other service gets image, cores, memory and ports only
+Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n"]
 DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,127}$")]
 
 
@@ -125,6 +127,8 @@ class Service(_Strict):
     mem_limit: DockerSize = Field(description="Memory cap of the container.")
     cpu_pool: Name | None = Field(None, description="Services in the same pool may share cores (default: own).")
     ports: list[PortMap] = Field(default_factory=list, description="Published ports, 'host:container'.")
+    role: Role | None = Field(None, description="What the service is when its name does not say it (an adopted "
+                                                "project's CPU Ollama named 'ollama': role ollama-cpu).")
 
     @field_validator("mem_limit")
     @classmethod
@@ -208,6 +212,18 @@ class StackOptions(Options):
     apply_sysctls_live: bool = Field(True, description="Apply sysctls to the running kernel as well as persist "
                                                        "them (False where the kernel is shared, as locally).")
 
+    def named(self, role: str) -> str | None:
+        """The service playing a role (its own name unless another service declares the role), or None."""
+        for name, svc in self.stack_services.items():
+            if svc.role == role:
+                return name
+        svc = self.stack_services.get(role)
+        return role if svc is not None and svc.role in (None, role) else None
+
+    def role_of(self, name: str) -> str:
+        """What a service is: its declared role, else its name."""
+        return self.stack_services[name].role or name
+
     @field_validator("host_reserved_cpuset", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -226,6 +242,19 @@ class StackOptions(Options):
             if pool(services, a) != pool(services, b) and cpus[a] & cpus[b]:
                 problems.append(f"{a} ({services[a].cpuset}) and {b} ({services[b].cpuset}) overlap on cores "
                                 f"{fmt(cpus[a] & cpus[b])}; give both the same cpu_pool to share")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return services
+
+    @field_validator("stack_services")
+    @classmethod
+    def _one_each(cls, services: dict[str, Service]) -> dict[str, Service]:
+        """A role is played by one service; a host port is published by one service."""
+        roles = [s.role or n for n, s in services.items()]
+        ports = [p.rsplit(":", 1)[0].rsplit(":", 1)[-1] for s in services.values() for p in s.ports]
+        problems = [f"role {r!r} is played by more than one service" for r in sorted(set(roles))
+                    if roles.count(r) > 1]
+        problems += [f"host port {p} is published twice" for p in sorted(set(ports)) if ports.count(p) > 1]
         if problems:
             raise ValueError("; ".join(problems))
         return services

@@ -1,15 +1,28 @@
-"""The stack's desired state, whatever the platform: the compose file (every service on its cores with its memory
-cap, secrets only as read-only file mounts) and the shell test that says each service answers."""
+"""The stack's desired state, whatever the platform: the compose document (every service on its cores with its
+memory cap, secrets only as read-only file mounts), merged into the project already on the host (adopt.py), and
+the shell test that says each service answers."""
 
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from hydra_ops.render import render
+import yaml
+
+from hydra_ops.services.stack.adopt import MANAGED_LABEL, adopted, data_mount
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
+
+COMPOSE_FILE = "docker-compose.yml"
+HEADER = ("# Managed by hydra-ops: the hydra-storage stack (G4 Redis, G5 LiteLLM, G7 CrewAI, G8 LangGraph, seed 001\n"
+          "# Part 4). Services labelled io.hydra-ops.managed are rewritten from group data on every deploy; any\n"
+          "# other service here is kept as it is. No secret is written here: services read theirs from read-only\n"
+          "# 0600 files. The file this one replaced is kept under .hydra-ops-backups/.\n")
+#: where each role keeps its data inside the container (the mount adopted from an existing project, else a volume)
+DATA = {"redis": "/data", "postgres": "/var/lib/postgresql/data", "ollama-cpu": "/root/.ollama",
+        "qdrant": "/qdrant/storage", "n8n": "/home/node/.n8n"}
 
 
 def compose(cfg: Storage, *args: str) -> str:
@@ -19,15 +32,67 @@ def compose(cfg: Storage, *args: str) -> str:
     return f"cd {shlex.quote(s.stack_dir)} && " + " ".join(shlex.quote(w) for w in words)
 
 
-def compose_yml(cfg: Storage) -> str:
-    """docker-compose.yml for the stack."""
+def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The compose document: our services from group data, merged into the existing project's (if any)."""
+    before = dict((existing or {}).get("services") or {})
+    services, volumes = {}, {}
+    for name, svc in cfg.stack.stack_services.items():
+        spec: dict[str, Any] = {"image": svc.image, "restart": "unless-stopped", "cpuset": svc.cpuset,
+                                "mem_limit": svc.mem_limit, "labels": {MANAGED_LABEL: "true"}}
+        spec.update(_role(cfg, name))
+        target = DATA.get(cfg.stack.role_of(name))
+        if target:
+            mount, volume = data_mount(before.get(name), target, f"{name}-data")
+            spec["volumes"] = [*spec.get("volumes", []), mount]
+            if volume:
+                volumes[volume] = {}
+        ports = [*spec.get("ports", []), *(p for p in svc.ports if p not in spec.get("ports", []))]
+        if ports:
+            spec["ports"] = ports
+        services[name] = spec
+    return adopted({"version": "2.4", "services": services, "volumes": volumes}, existing)
+
+
+def compose_yml(cfg: Storage, existing: Mapping[str, Any] | None = None) -> str:
+    """docker-compose.yml for the stack (serialised, never pasted together)."""
+    return HEADER + yaml.safe_dump(compose_doc(cfg, existing), sort_keys=False, default_flow_style=False)
+
+
+def _role(cfg: Storage, name: str) -> dict[str, Any]:
+    """What a service's role adds to its definition (commands, secret mounts, health checks)."""
     from hydra_ops.services.litellm.options import secret_env
 
-    services = {n: s.model_dump() for n, s in cfg.stack.stack_services.items()}
-    return render("docker-compose.yml.j2", services=services, secret_dir=cfg.secret_dir,
-                  redis_uid=cfg.redis.redis_uid, redis_port=cfg.redis.redis_port,
-                  litellm_port=cfg.litellm.litellm_port, litellm_secrets=sorted(set(secret_env(cfg.litellm).values())),
-                  agents=cfg.agents.agent_frameworks)
+    role, secrets = cfg.stack.role_of(name), cfg.secret_dir
+    if role == "redis":
+        return {"user": cfg.redis.redis_uid, "command": ["redis-server", "/usr/local/etc/redis/hydra.conf"],
+                "ports": [f"{cfg.redis.redis_port}:6379"],
+                "volumes": ["./redis/redis.conf:/usr/local/etc/redis/hydra.conf:ro",
+                            f"{secrets}/redis-auth.conf:/run/secrets/redis-auth.conf:ro"]}
+    if role == "litellm":
+        spec: dict[str, Any] = {
+            "entrypoint": ["/bin/sh", "/hydra/secrets-env.sh"],
+            "command": ["litellm", "--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", "4000"],
+            "ports": [f"{cfg.litellm.litellm_port}:4000"],
+            "volumes": ["./litellm/config.yaml:/app/config.yaml:ro",
+                        "./litellm/secrets-env.sh:/hydra/secrets-env.sh:ro",
+                        *(f"{secrets}/{s}:/run/secrets/{s}:ro" for s in sorted(set(secret_env(cfg.litellm).values())))]}
+        redis = cfg.stack.named("redis")
+        if redis:
+            spec["depends_on"] = [redis]
+        return spec
+    if name in cfg.agents.agent_frameworks:
+        return {"command": ["python3", "/hydra/agent_worker.py"],
+                "environment": {"HYDRA_AGENT_FRAMEWORK": cfg.agents.agent_frameworks[name],
+                                "HYDRA_AGENT_DIR": f"/app/{name}", "OPENAI_API_BASE": "http://litellm:4000/v1"},
+                "volumes": ["./agents/agent_worker.py:/hydra/agent_worker.py:ro", f"./{name}:/app/{name}:ro"],
+                "healthcheck": {"test": ["CMD", "python3", "/hydra/agent_worker.py", "--check"], "interval": "10s",
+                                "timeout": "5s", "retries": 3}}
+    if role == "ollama-cpu":
+        return {"environment": {"OLLAMA_HOST": "0.0.0.0:11434"}}
+    if role == "postgres":
+        return {"environment": {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
+                "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"]}
+    return {}
 
 
 def readiness(cfg: Storage) -> dict[str, str]:
@@ -35,7 +100,14 @@ def readiness(cfg: Storage) -> dict[str, str]:
     def healthy(service: str) -> str:
         ps = compose(cfg, "ps", "-q", service)
         return f"test \"$(docker inspect -f '{{{{.State.Health.Status}}}}' $({ps}))\" = healthy"
-    checks = {"redis": f"{compose(cfg, 'exec', '-T', 'redis', 'redis-cli', 'ping')} 2>&1 | grep -q NOAUTH",
-              "litellm": f"curl -fsS -o /dev/null http://127.0.0.1:{cfg.litellm.litellm_port}/health/readiness"}
+    checks = {}
+    redis, litellm = cfg.stack.named("redis"), cfg.stack.named("litellm")
+    if redis:
+        checks[redis] = f"{compose(cfg, 'exec', '-T', redis, 'redis-cli', 'ping')} 2>&1 | grep -q NOAUTH"
+    postgres = cfg.stack.named("postgres")
+    if postgres:
+        checks[postgres] = f"{compose(cfg, 'exec', '-T', postgres, 'pg_isready', '-q')}"
+    if litellm:
+        checks[litellm] = f"curl -fsS -o /dev/null http://127.0.0.1:{cfg.litellm.litellm_port}/health/readiness"
     checks.update({service: healthy(service) for service in cfg.agents.agent_frameworks})
     return checks

@@ -1,0 +1,46 @@
+"""Seeds-flavour overrides for hydra-storage, the Unraid-shaped host running the audit's "before" project (seed 002:
+litellm, ollama, redis, postgres and an unmanaged letta service in /mnt/user/appdata/hydra-stack).
+
+The Unraid layout (stack_dir, compose_command, secret_dir, secret_plaintext_sources) comes from the real
+group_data/storage.py unchanged; only what a 2-core test machine and locally built images need is set here.
+`hydra cluster up` copies this file to .cluster-seeds/group_data/storage.py and appends this run's artifact URLs.
+"""
+
+#: Two cores, no room for a reserved OS pool.
+host_reserved_cpuset = ""
+
+#: Headroom on a 24 GiB test machine that also runs the other two hosts.
+host_memory_headroom = "4g"
+
+#: The services of the adopted project that hydra-ops manages, under the names the project already uses (the CPU
+#: Ollama is service `ollama`, as in seed 002), plus the agent runtimes of G7/G8. Service `letta` is not listed:
+#: it stays as the project defines it. Images are the ones the before state runs (built locally: no registry).
+stack_services = {
+    "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local"},
+    "postgres": {"image": "hydra-local/postgres:15-bookworm", "cpuset": "0-1", "mem_limit": "512m",
+                 "cpu_pool": "local"},
+    "litellm": {"image": "hydra-local/litellm:1.106.2", "cpuset": "1", "mem_limit": "1536m", "cpu_pool": "local"},
+    "crewai": {"image": "hydra-local/crewai:1.15.30", "cpuset": "0", "mem_limit": "1g", "cpu_pool": "local"},
+    "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m", "cpu_pool": "local"},
+    "ollama": {"image": "hydra-local/ollama-cpu:0.8.0-double", "cpuset": "0-1", "mem_limit": "256m",
+               "cpu_pool": "local", "role": "ollama-cpu", "ports": ["11434:11434"]},
+}
+
+#: 100gb scaled to MB.
+redis_maxmemory = "64mb"
+
+#: The local cluster shares its kernel with the machine running it: persist the sysctl (in /boot/config/go), do not
+#: change the kernel.
+apply_sysctls_live = False
+
+#: Short enough that a dead backend fails a test quickly.
+litellm_request_timeout = 60
+
+#: The CPU fallback is the project's `ollama` service, published on :11434 as seed 002 has it.
+litellm_backends = {
+    "tabbyapi": {"host": "hydra-ai", "port": 5000, "path": "/v1", "api_key_secret": "tabby_api_key"},
+    "ollama_lb": {"host": "hydra-compute", "port": 11400, "path": "", "api_key_secret": None},
+    "ollama_gpu0": {"host": "hydra-compute", "port": 11434, "path": "", "api_key_secret": None},
+    "ollama_gpu1": {"host": "hydra-compute", "port": 11435, "path": "", "api_key_secret": None},
+    "ollama_cpu": {"host": "hydra-storage", "port": 11434, "path": "", "api_key_secret": None},
+}

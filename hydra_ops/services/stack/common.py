@@ -1,0 +1,104 @@
+"""The stack on any platform once the engine is there: locally built images, the compose file merged into the
+project on the host (backed up when replaced), `up -d` only when something changed, services restarted only
+when a file they mount changed, and waited for until they answer."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from io import StringIO
+from typing import TYPE_CHECKING, Any
+
+from pyinfra import host
+from pyinfra.api import operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import files, server
+from pyinfra.operations.util import any_changed
+
+from facts.docker import ComposeContainers, DockerImages
+from hydra_ops.operations import backup
+from hydra_ops.render import render
+from hydra_ops.services.stack.adopt import dropped
+from hydra_ops.services.stack.options import BaseImage, Build
+from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc, compose_yml, readiness
+
+if TYPE_CHECKING:
+    from hydra_ops.services.storage import Storage
+
+
+@operation()
+def imported_image(tag: str, url: str, sha256: str, timeout: int = 900):
+    """A base image from a root filesystem tarball (`docker import`), checked against sha256; once per tag.
+
+    + tag: repo:tag to create
+    + url: http(s) URL of the tarball
+    + sha256: its expected sha256
+    """
+    if tag in host.get_fact(DockerImages):
+        host.noop(f"image {tag} present")
+        return
+    q = shlex.quote
+    yield ("set -eu; tmp=$(mktemp -d); trap 'rm -rf \"$tmp\"' EXIT; "
+           f"curl --fail --silent --show-error --max-time {int(timeout)} -o \"$tmp/rootfs.tar\" {q(url)}; "
+           f"echo {q(sha256)}'  '\"$tmp/rootfs.tar\" | sha256sum --check --status "
+           f"|| {{ echo 'sha256 mismatch for {url}' >&2; exit 1; }}; docker import \"$tmp/rootfs.tar\" {q(tag)}")
+
+
+def built_images(gap: str, stack_dir: str, builds: Mapping[str, Build], bases: list[BaseImage]) -> list[OperationMeta]:
+    """Render each build's Dockerfile under <stack_dir>/build/ and build it when it changed or is missing."""
+    present = host.get_fact(DockerImages)  # one listing for every image below (custom facts are not cached)
+    for base in bases:
+        if base.tag not in present:
+            imported_image(name=f"{gap}: base image {base.tag}", tag=base.tag, url=base.url, sha256=base.sha256)
+    built = []
+    for tag, spec in builds.items():
+        ctx = f"{stack_dir}/build/{re.sub(r'[^A-Za-z0-9._-]', '_', tag)}"
+        files.directory(name=f"{gap}: build context for {tag}", path=ctx, mode="755")
+        dockerfile = files.put(name=f"{gap}: Dockerfile for {tag}", dest=f"{ctx}/Dockerfile", mode="644",
+                               src=StringIO(render(f"images/{spec.template}", **spec.vars)))
+        built.append(server.shell(
+            name=f"{gap}: build image {tag}", _if=lambda d=dockerfile, t=tag: d.did_change() or t not in present,
+            commands=[f"docker build --quiet --network host -t {shlex.quote(tag)} {shlex.quote(ctx)}"]))
+    return built
+
+
+def converge(gap: str, cfg: Storage, compose_file: OperationMeta, images: list[OperationMeta],
+             mounts: Mapping[str, list[OperationMeta]], ready: Mapping[str, str], timeout: int = 300) -> None:
+    """`up -d` when the compose file or an image changed or a service is not running; restart a service whose
+    mounted files changed; then wait (bounded) for each service's readiness command."""
+    services = cfg.stack.stack_services
+    running = host.get_fact(ComposeContainers, project=cfg.stack.compose_project)
+    down = sorted(s for s in services if running.get(s, {}).get("state") != "running")
+    up = server.shell(name=f"{gap}: compose up -d ({', '.join(down) or 'changed definitions'})",
+                      _if=lambda: bool(down) or any_changed(compose_file, *images)(),
+                      commands=[compose(cfg, "up", "-d")])
+    restarted = []
+    for service, ops in mounts.items():
+        if service in services and ops:
+            restarted.append(server.shell(name=f"{gap}: restart {service} for its changed files",
+                                          _if=any_changed(*ops), commands=[compose(cfg, "restart", service)]))
+    for service, check in ready.items():
+        if service in services:
+            server.shell(name=f"{gap}: wait for {service} to answer", _if=any_changed(up, *restarted),
+                         commands=[f"timeout {int(timeout)} sh -c {shlex.quote(f'until {check}; do sleep 0.5; done')}"
+                                   f" || {{ echo '{service} did not answer' >&2; "
+                                   f"{compose(cfg, 'logs', '--tail', '30', service)} >&2; exit 1; }}"])
+
+
+def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None) -> None:
+    """Images, compose file (merged into existing, the project's parsed file or None), then converge: mounts maps
+    a service to the ops whose change restarts it."""
+    s = cfg.stack
+    files.directory(name="Stack: project directory", path=s.stack_dir, mode="755")
+    images = built_images("Stack", s.stack_dir, s.stack_builds, s.stack_base_images)
+    compose_file = backup.put("Stack: docker-compose.yml (cpuset + mem_limit per service)", s.stack_dir,
+                              COMPOSE_FILE, compose_yml(cfg, existing), "644")
+    gone = dropped(existing, compose_doc(cfg, existing))
+    if gone:
+        server.shell(name=f"Stack: remove services group data dropped ({', '.join(gone)})",
+                     commands=[f"for s in {' '.join(shlex.quote(n) for n in gone)}; do "
+                               f"ids=$(docker ps -aq --filter label=com.docker.compose.project="
+                               f"{shlex.quote(s.compose_project)} --filter label=com.docker.compose.service=$s); "
+                               "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null; done"])
+    converge("Stack", cfg, compose_file, images, mounts, readiness(cfg))
