@@ -1,4 +1,4 @@
-"""`hydra cluster up|down|status`: the local three-host cluster's lifecycle, registered on `hydra` by cli.py."""
+"""`hydra cluster up|down|status|reset|reboot`: the local cluster's lifecycle, registered on `hydra` by cli.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hydra_ops.cli_common import local_cluster
 
 @click.group()
 @click.option("--flavour", type=click.Choice(["default", "seeds"]), default=None,
-              help="default: Debian hosts; seeds: NixOS-shaped hydra-ai/hydra-compute as the seeds describe them. "
+              help="default: Debian hosts; seeds: NixOS-shaped hydra-ai/hydra-compute and an Unraid-shaped "
+                   "hydra-storage, as the seeds describe them. "
                    "Env: HYDRA_CLUSTER_FLAVOUR (other hydra commands and the tests read it too).")
 def cluster(flavour: str | None) -> None:
     """The local three-host cluster (systemd-nspawn in network namespaces)."""
@@ -44,3 +45,24 @@ def status() -> None:
     for row in local_cluster().status():
         state = "running" if row["running"] else "stopped"
         click.echo(f"{row['host']:<15} {row['group']:<8} {row['address']:<13} {state:<8} {row['systemd']}")
+
+
+def _host(name: str) -> str:
+    names = [h.name for h in local_cluster().spec.hosts]
+    if name not in names:
+        raise click.BadParameter(f"{name!r} is not a host of this cluster ({', '.join(names)})")
+    return name
+
+
+@cluster.command()
+@click.argument("host")
+def reset(host: str) -> None:
+    """Rebuild HOST from its image into the audit's before state (its disk is thrown away)."""
+    local_cluster().reset(_host(host), log=click.echo)
+
+
+@cluster.command()
+@click.argument("host")
+def reboot(host: str) -> None:
+    """Power HOST off and boot it again: its disk stays, what lives in RAM goes (Unraid shape: /opt, /etc/hydra)."""
+    local_cluster().reboot(_host(host), log=click.echo)
