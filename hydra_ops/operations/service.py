@@ -23,10 +23,11 @@ def gpu_service_user(gap: str, user: str) -> None:
 
 
 def run_and_restart_on_change(gap: str, unit: str, changed: list[OperationMeta], ready_url: str,
-                              timeout: int, manage_enable: bool = True) -> None:
+                              timeout: int, manage_enable: bool = True, restart: str | None = None) -> None:
     """unit running and enabled; restarted only when an op in `changed` changed something; after a (re)start,
     wait (bounded) until ready_url answers, printing the unit's last journal lines if it never does.
     manage_enable=False leaves enablement alone (NixOS: the module's wantedBy decides, not `systemctl enable`).
+    restart: a script that restarts the unit its own way (e.g. drained out of a load balancer first).
 
     StartLimitBurst is there to stop crash loops; it must not refuse a (re)start the deploy decided on, nor keep
     a unit that gave up earlier from being started again by the next deploy, so the counter is cleared first.
@@ -38,8 +39,12 @@ def run_and_restart_on_change(gap: str, unit: str, changed: list[OperationMeta],
                  _if=lambda: gave_up or any_changed(*changed)())
     started = systemd.service(name=f"{gap}: {unit} running" + (" and enabled" if manage_enable else ""),
                               service=unit, running=True, enabled=True if manage_enable else None)
-    restarted = systemd.service(name=f"{gap}: restart {unit} for its new settings", service=unit, restarted=True,
-                                _if=any_changed(*changed))
+    if restart is None:
+        restarted = systemd.service(name=f"{gap}: restart {unit} for its new settings", service=unit,
+                                    restarted=True, _if=any_changed(*changed))
+    else:
+        restarted = server.shell(name=f"{gap}: restart {unit} for its new settings (drained out of the LB first)",
+                                 commands=[restart], _if=any_changed(*changed))
     # systemd returns once the process runs; wait until it answers so nothing downstream meets a closed port.
     server.shell(name=f"{gap}: wait for {unit} to answer", _if=any_changed(started, restarted), commands=[
         f"timeout {int(timeout)} sh -c 'until curl -fsS -o /dev/null {ready_url}; do sleep 0.2; done' "

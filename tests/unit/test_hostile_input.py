@@ -107,7 +107,8 @@ def test_hostile_value_is_refused_or_inert(option: str, shape: str, value: str) 
         assert env["OLLAMA_X"] == value
     if option != "lb_extra_directives":  # raw directives by design; each still one directive line
         assert _nginx_shape(out["lb"]) == _nginx_shape(BASE["lb"])
-    carried = any(value in out[k] for k in ("unit", "env", "lb")) and value != ""
+    # the value flows into the Debian files when it appears more often than in the defaults' (not by coincidence)
+    carried = value != "" and any(out[k].count(value) > BASE[k].count(value) for k in ("unit", "env", "lb"))
     _nix_keeps_the_value(c, value if option != "ollama_nix_package" else "/nix/store/x-ollama",
                          carried or option == "ollama_nix_package")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import jinja2
@@ -10,7 +11,7 @@ import pytest
 from facts.nginx import summarize
 from hydra_ops.render import render
 from hydra_ops.services import compute
-from hydra_ops.services.lb.state import fingerprint, site
+from hydra_ops.services.lb.state import drain_files, fingerprint, server_line, site
 from hydra_ops.services.ollama.options import Instance
 from hydra_ops.services.ollama.state import env_file, unit_file
 
@@ -53,7 +54,10 @@ def test_lb_has_every_instance_and_the_streaming_settings(compute_data: dict[str
     assert summary["listen"] == [11400, 11434, 11435, 11436, 11437]  # the LB, then each instance's public port
     assert summary["upstreams"]["ollama_backend"] == {
         "method": "least_conn", "servers": [f"127.0.0.1:{21434 + n}" for n in range(4)]}  # loopback-only instances
-    assert summary["upstreams"]["ollama_11435"]["servers"] == ["127.0.0.1:21435"]
+    # port 11435's own instance first, the others only as backups (while it is drained or failed)
+    assert summary["upstreams"]["ollama_11435"]["servers"] == [f"127.0.0.1:{p}" for p in (21435, 21434, 21436, 21437)]
+    front = text.split("upstream ollama_11435 {", 1)[1].split("}", 1)[0]
+    assert "server 127.0.0.1:21434 backup;" in front and "21435 max_fails=2 fail_timeout=10s;" in front
     for directive in ("proxy_buffering off;", 'proxy_set_header Connection "";', "proxy_http_version 1.1;",
                       "proxy_read_timeout 600s;", "keepalive 32;", "proxy_set_header Host 127.0.0.1;",
                       "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
@@ -99,3 +103,27 @@ def test_lb_passes_gixy_and_refuses_model_management(compute_data: dict[str, Any
     out = subprocess.run([str(gixy), str(tmp_path / "nginx.conf")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "No issues found." in out.stdout, out.stdout + out.stderr
     assert "X-Hydra-Upstream" in lb_config({**compute_data, "lb_debug_headers": True})
+
+
+def test_debian_lb_includes_each_instance_line_so_it_can_be_drained(compute_data: dict[str, Any]) -> None:
+    c = compute(compute_data)
+    text = site(c.lb, c.ollama.fronts, c.ollama.ollama_bind_address, "/etc/nginx/hydra-ollama")
+    backend = text.split("upstream ollama_backend {", 1)[1].split("}", 1)[0]
+    assert "include /etc/nginx/hydra-ollama/11434.conf;" in backend
+    assert "include /etc/nginx/hydra-ollama/11435.conf;" in backend
+    assert not [line for line in backend.splitlines() if line.strip().startswith("server ")]
+    files = drain_files(c.lb, c.ollama.fronts, "/etc/nginx/hydra-ollama")
+    assert files["/etc/nginx/hydra-ollama/11434.conf"] == "server 127.0.0.1:21434 max_fails=2 fail_timeout=10s;\n"
+    assert server_line(c.lb, 21434, down=True).endswith(" down;\n")
+    other = compute({**compute_data, "lb_max_fails": 5})
+    changed = site(other.lb, other.ollama.fronts, other.ollama.ollama_bind_address, "/etc/nginx/hydra-ollama")
+    assert fingerprint(changed) != fingerprint(text)  # a change in the included lines alone changes the stamp
+
+
+def test_rolling_restart_script_is_valid_shell(tmp_path: Any) -> None:
+    script = render("rolling-restart.sh.j2", unit="'ollama@11434.service'",
+                    include="'/etc/nginx/hydra-ollama/11434.conf'", port=21434, drain_timeout=300, ready_timeout=120, ready_url="http://127.0.0.1:21434/api/version")
+    path = tmp_path / "r.sh"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
+    assert "-ge 1500 ]" in script and "( dport = :21434 )" in script

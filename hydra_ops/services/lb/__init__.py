@@ -12,7 +12,7 @@ from pyinfra.api import deploy
 from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.services.lb import debian, nixos
 from hydra_ops.services.lb.options import LbOptions
-from hydra_ops.services.lb.state import site
+from hydra_ops.services.lb.state import drain_files, site
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.settings import load, load_all
 from hydra_ops.validation import ValidationError
@@ -34,8 +34,9 @@ def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOpt
 def deploy_lb() -> None:
     """Put the LB config in place the platform's checked way."""
     lb, ollama = lb_options()
-    config = site(lb, ollama.fronts, ollama.ollama_bind_address)
-    if current() == "nixos":
+    if current() == "nixos":  # the config is checked at build time: no includes from outside the store
+        config = site(lb, ollama.fronts, ollama.ollama_bind_address)
         nixos.apply(lb, config, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
     else:
-        debian.apply(lb, config)
+        config = site(lb, ollama.fronts, ollama.ollama_bind_address, lb.lb_drain_dir)
+        debian.apply(lb, config, drain_files(lb, ollama.fronts, lb.lb_drain_dir))

@@ -17,8 +17,9 @@ DROPIN = "/etc/systemd/system/nginx.service.d/hydra-hardening.conf"
 DEFAULT_SITE = "/etc/nginx/sites-enabled/default"
 
 
-def apply(lb: LbOptions, config: str) -> None:
-    """nginx running with the checked site; nginx keeps serving the old site if the check fails."""
+def apply(lb: LbOptions, config: str, drains: dict[str, str]) -> None:
+    """nginx running with the checked site and each instance's server-line include (drains: path -> line);
+    nginx keeps serving the old site if the check fails."""
     apt.packages(name="G2: nginx", packages=["nginx"], update=True, cache_time=3600)
     files.directory(name="G2: nginx.service drop-in directory", path=DROPIN.rsplit("/", 1)[0], mode="755")
     dropin = files.put(name="G2: nginx.service hardening drop-in", src=StringIO(render("nginx-hardening.conf.j2")),
@@ -29,10 +30,16 @@ def apply(lb: LbOptions, config: str) -> None:
     systemd.service(name="G2: nginx running and enabled", service="nginx.service", running=True, enabled=True)
     systemd.service(name="G2: restart nginx into its sandbox", service="nginx.service", restarted=True,
                     _if=dropin.did_change)
+    files.directory(name="G2: per-instance upstream includes (drained there for rolling restarts)",
+                    path=lb.lb_drain_dir, mode="755")
+    lines = [files.put(name=f"G2: upstream line {path.rsplit('/', 1)[1]} (in service)", src=StringIO(text),
+                       dest=path, mode="644") for path, text in drains.items()]
     site = nginx.checked_config(name=f"G2: LB site {lb.lb_config_path} (checked with nginx -t)", content=config,
                                 dest=lb.lb_config_path)
-    server.shell(name="G2: reload nginx without the default site", commands=["nginx -t && systemctl reload nginx"],
-                 _if=lambda: default.did_change() and not site.did_change() and not dropin.did_change())
+    server.shell(name="G2: reload nginx for its changed default site or upstream lines",
+                 commands=["nginx -t && systemctl reload nginx"],
+                 _if=lambda: (default.did_change() or any(op.did_change() for op in lines))
+                 and not site.did_change() and not dropin.did_change())
     # `systemctl reload` returns before new workers take over; wait until the new config is what answers.
     server.shell(name="G2: wait until nginx serves the new LB config", _if=site.did_change, commands=[
         f"timeout 30 sh -c {shlex.quote(f'until {serving(lb, config)}; do sleep 0.2; done')} "

@@ -25,8 +25,13 @@ class LbOptions(Options):
     lb_open_firewall: bool = Field(True, description="NixOS: open lb_port in networking.firewall (seed 000 §6.1).")
     lb_config_path: AbsPath = Field("/etc/nginx/conf.d/ollama-lb.conf",
                                     description="Debian: where the site is written (nginx includes conf.d/*.conf).")
+    lb_drain_dir: AbsPath = Field("/etc/nginx/hydra-ollama", description="Debian: one include per instance holding "
+                                  "its upstream server line; a rolling restart marks it `down` there to drain it.")
     lb_method: Literal["least_conn", "round_robin", "ip_hash"] = Field(
         "least_conn", description="Balancing method (seed: least_conn).")
+    lb_client_keepalive_timeout: Duration = Field(
+        "0", description="How long a client connection may idle between requests; 0 (a connection per request) "
+                         "means a graceful reload never closes a connection a client is about to reuse.")
     lb_keepalive: int = Field(32, ge=1, le=10000, description="Idle upstream connections kept per worker.")
     lb_max_fails: int = Field(2, ge=0, le=100, description="Failures within fail_timeout that mark an instance down.")
     lb_fail_timeout: Duration = Field("10s", description="Passive health window and how long a failed instance "

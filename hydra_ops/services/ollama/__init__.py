@@ -37,7 +37,9 @@ def deploy_instances() -> None:
         nixos.apply(o, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
         pull_models(o, path="/run/current-system/sw/bin")
     else:
-        debian.apply(o)
+        from hydra_ops.services.lb.options import LbOptions  # where the LB keeps each instance's upstream line
+
+        debian.apply(o, load(LbOptions, host.data.dict(), host.name).lb_drain_dir)
         pull_models(o)
 
 

@@ -3,6 +3,7 @@ restarts only on change; the audit's single ollama.service is retired before any
 
 from __future__ import annotations
 
+import shlex
 from io import StringIO
 
 from pyinfra import host
@@ -12,6 +13,7 @@ from pyinfra.operations import apt, files, systemd
 from facts.systemd_units import SystemdUnitState
 from hydra_ops.operations import release
 from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
+from hydra_ops.render import render
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.services.ollama.state import ENV_DIR, STATE_DIR, env_file, unit_file
 
@@ -21,8 +23,9 @@ def install_dir(o: OllamaOptions) -> str:
     return f"{o.ollama_install_root}/{o.ollama_version}-{o.ollama_release_sha256[:12]}"
 
 
-def apply(o: OllamaOptions) -> None:
-    """Unit files, env files, user and directories as Debian wants them; each instance (re)started on change."""
+def apply(o: OllamaOptions, drain_dir: str) -> None:
+    """Unit files, env files, user and directories as Debian wants them; each instance (re)started on change,
+    one at a time, each drained out of the LB first (drain_dir: the LB's per-instance upstream includes)."""
     legacy = host.get_fact(SystemdUnitState, unit=o.ollama_legacy_unit)
     if legacy.get("LoadState") not in (None, "not-found"):
         systemd.service(name=f"G1: stop and disable the single {o.ollama_legacy_unit}",
@@ -56,5 +59,9 @@ def apply(o: OllamaOptions) -> None:
     for inst in o.instances:
         env = files.put(name=f"G1: settings for port {inst.port} (GPU {inst.gpu})",
                         src=StringIO(env_file(o, inst)), dest=f"{ENV_DIR}/{inst.port}.env", mode="644")
-        run_and_restart_on_change("G1", inst.unit, [env, unit, installed, binary],
-                                  f"http://127.0.0.1:{o.internal_port(inst)}/api/version", o.ollama_ready_timeout)
+        ready = f"http://127.0.0.1:{o.internal_port(inst)}/api/version"
+        restart = render("rolling-restart.sh.j2", unit=shlex.quote(inst.unit),
+                         include=shlex.quote(f"{drain_dir}/{inst.port}.conf"), port=o.internal_port(inst),
+                         drain_timeout=o.ollama_drain_timeout, ready_timeout=o.ollama_ready_timeout, ready_url=ready)
+        run_and_restart_on_change("G1", inst.unit, [env, unit, installed, binary], ready, o.ollama_ready_timeout,
+                                  restart=restart)

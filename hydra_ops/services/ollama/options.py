@@ -79,6 +79,8 @@ class OllamaOptions(Options):
                                              description="Extra environment for every instance, e.g. OLLAMA_DEBUG.")
     ollama_ready_timeout: int = Field(120, ge=1, le=3600, description="Seconds a (re)started instance may take to "
                                                                       "answer before the deploy fails.")
+    ollama_drain_timeout: int = Field(300, ge=0, le=3600, description="Debian: seconds a changed instance may take "
+                                      "to finish its requests once out of the LB, before it is restarted anyway.")
     ollama_legacy_unit: Annotated[str, Field(pattern=r"^[\w@.-]+\.service$")] = Field(
         "ollama.service", description="The audit's single instance; retired so :11434 is never bound twice.")
 
