@@ -40,6 +40,38 @@ def ensure_base(log: Callable[[str], object] = print) -> Path:
     return tarball
 
 
+def derived(name: str, packages: list[str], finish: Callable[[Path], None],
+            log: Callable[[str], object] = print) -> Path:
+    """The base image plus Debian packages, then finish(root), cached as <suite>-<name>.tar (built once with
+    chroot apt-get; no service starts inside the chroot; the apt caches are dropped)."""
+    tarball = cache_dir() / f"{SUITE}-{name}.tar"
+    if tarball.exists():
+        return tarball
+    base = ensure_base(log)
+    log(f"building {tarball.name}: base image + {' '.join(packages)} (cached afterwards)")
+    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
+        root = Path(tmp) / "root"
+        unpack(base, root)
+        shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+        policy = root / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        try:
+            run("chroot", str(root), "apt-get", "update", "-q")
+            run("chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                "--no-install-recommends", *packages)
+        finally:
+            policy.unlink()
+        finish(root)
+        for path in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(root / path, ignore_errors=True)
+            (root / path / "partial").mkdir(parents=True, exist_ok=True)
+        partial = tarball.with_suffix(".partial")
+        run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
+        partial.replace(tarball)
+    return tarball
+
+
 def sha256(tarball: Path) -> str:
     """The tarball's sha256, cached beside it (the tarball never changes once built)."""
     cached = tarball.with_name(tarball.name + ".sha256")

@@ -6,7 +6,6 @@ with the real Nix evaluator (devcluster/nixos). Deploys must not use apt there; 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,37 +23,13 @@ GUEST_LIB = "/usr/local/lib/hydra-nixos"
 
 def ensure_image(log: Callable[[str], object] = print) -> Path:
     """The base image plus PACKAGES (cached beside it; built once with chroot apt-get, about a minute)."""
-    tarball = image.cache_dir() / f"{image.SUITE}-nixos-shaped-v{image.IMAGE_VERSION}.{IMAGE_VERSION}.tar"
-    if tarball.exists():
-        return tarball
-    base = image.ensure_base(log)
-    log(f"building {tarball.name}: base image + {' '.join(PACKAGES)} (cached afterwards)")
-    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-        root = Path(tmp) / "root"
-        image.unpack(base, root)
-        shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
-        policy = root / "usr/sbin/policy-rc.d"  # no service may start inside the chroot
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-        try:
-            run("chroot", str(root), "apt-get", "update", "-q")
-            run("chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
-                "--no-install-recommends", *PACKAGES)
-        finally:
-            policy.unlink()
-        # Debian's nginx must not run by itself: on NixOS nginx exists only once services.nginx declares it.
-        run("chroot", str(root), "systemctl", "disable", "nginx.service")
-        for path in ("etc/nginx/sites-enabled/default", "var/cache/apt/archives"):
-            target = root / path
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        partial = tarball.with_suffix(".partial")
-        run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
-        partial.replace(tarball)
-    return tarball
+    return image.derived(f"nixos-shaped-v{image.IMAGE_VERSION}.{IMAGE_VERSION}", PACKAGES, _finish, log)
+
+
+def _finish(root: Path) -> None:
+    """Debian's nginx must not run by itself: on NixOS nginx exists only once services.nginx declares it."""
+    run("chroot", str(root), "systemctl", "disable", "nginx.service")
+    (root / "etc/nginx/sites-enabled/default").unlink(missing_ok=True)
 
 
 def store_packages(ollama_tree: str) -> dict[str, dict]:

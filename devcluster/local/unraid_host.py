@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,34 +32,12 @@ APT_LOG = "/var/log/hydra-unraid-apt.log"
 
 def ensure_image(log: Callable[[str], object] = print) -> Path:
     """The base image made Unraid-shaped (cached beside it; built once with chroot apt-get, a minute or two)."""
-    tarball = image.cache_dir() / f"{image.SUITE}-unraid-shaped-v{image.IMAGE_VERSION}.{IMAGE_VERSION}.tar"
-    if tarball.exists():
-        return tarball
-    base = image.ensure_base(log)
-    log(f"building {tarball.name}: base image + {' '.join(PACKAGES)} + Compose v2 (cached afterwards)")
-    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-        root = Path(tmp) / "root"
-        image.unpack(base, root)
-        shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
-        policy = root / "usr/sbin/policy-rc.d"  # no service may start inside the chroot
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-        try:
-            run("chroot", str(root), "apt-get", "update", "-q")
-            run("chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
-                "--no-install-recommends", *PACKAGES)
-            install_compose_v2(root)
-        finally:
-            policy.unlink()
-        shape(root)
-        for path in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(root / path, ignore_errors=True)
-        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-        partial = tarball.with_suffix(".partial")
-        run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
-        partial.replace(tarball)
-    return tarball
+    return image.derived(f"unraid-shaped-v{image.IMAGE_VERSION}.{IMAGE_VERSION}", PACKAGES, _finish, log)
+
+
+def _finish(root: Path) -> None:
+    install_compose_v2(root)
+    shape(root)
 
 
 def install_compose_v2(root: Path) -> None:
