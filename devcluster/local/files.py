@@ -83,6 +83,7 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
         "    \"ssh_strict_host_key_checking\": \"yes\",\n}\n\n" + body
     )
     gateway, secrets = cluster.spec.net.gateway, cluster.secrets
+    storage = next((h.address for h in cluster.spec.hosts if h.group == "storage"), gateway)
     appendix = {
         "compute": {"ollama_release_url": artifacts["ollama_url"],
                     "ollama_release_sha256": artifacts["ollama_sha256"]},
@@ -94,7 +95,8 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
                "tabby_canary": {"revision": TABBY_CANARY_REVISION, "source_url": artifacts["canary_url"],
                                 "source_sha256": artifacts["canary_sha256"], "backend": "exllamav3",
                                 "port": 5001}},
-        "storage": {"stack_base_images": [{"tag": LOCAL_BASE_TAG, "url": artifacts["base_image_url"],
+        "storage": {"activity_api_url": f"http://{storage}:8700/activity",
+                    "stack_base_images": [{"tag": LOCAL_BASE_TAG, "url": artifacts["base_image_url"],
                                            "sha256": artifacts["base_image_sha256"]}],
                     "stack_builds": local_builds(artifacts["wheels"], gateway,
                                                  artifacts["ollama_url"], artifacts["ollama_sha256"])},

@@ -45,6 +45,8 @@ def provision(host: HostSpec, root: Path, hosts: list[HostSpec], key: Path, stat
         (wants / unit.name).symlink_to(f"/etc/systemd/system/{unit.name}")
     if host.before == "legacy_ollama":
         legacy_ollama(root, state_dir)
+    if host.group == "storage":
+        activity_api(root)
     if host.platform == "nixos":
         nixos_host.provision(root, host.group, state_dir / "artifacts/ollama/ollama-linux-amd64.tgz")
 
@@ -83,3 +85,18 @@ def legacy_ollama(root: Path, state_dir: Path) -> None:
     wants = root / "etc/systemd/system/default.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     (wants / "ollama.service").symlink_to("/etc/systemd/system/ollama.service")
+
+
+def activity_api(root: Path) -> None:
+    """The operator's Activity API stand-in on :8700 (devcluster/doubles/activity_api.py), started at boot."""
+    lib = root / "usr/local/lib/hydra-activity"
+    lib.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HERE.parent / "doubles" / "activity_api.py", lib / "activity_api.py")
+    unit = root / "etc/systemd/system/hydra-activity-api.service"
+    unit.write_text("[Unit]\nDescription=Activity API stand-in (hydra-tools-api's POST /activity)\n"
+                    "After=network.target\n\n[Service]\nExecStart=/usr/bin/python3 "
+                    "/usr/local/lib/hydra-activity/activity_api.py\nStateDirectory=hydra-activity\n"
+                    "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n")
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / unit.name).symlink_to(f"/etc/systemd/system/{unit.name}")

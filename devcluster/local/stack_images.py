@@ -48,6 +48,15 @@ def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: 
                                                 "vars": {"base": LOCAL_BASE_TAG, "url": ollama_url,
                                                          "sha256": ollama_sha256}},
         "hydra-local/langgraph:1.2.22": python(LANGGRAPH),
+        # the upstream images' interface (entrypoint, data directory, nobody) from bookworm's packages
+        "hydra-local/prometheus:2.42.0": {"template": "debian-daemon.Dockerfile.j2",
+                                          "vars": {"base": LOCAL_BASE_TAG, "package": "prometheus",
+                                                   "binary": "/usr/bin/prometheus", "data_dir": "/prometheus",
+                                                   "uid": 65534}},
+        "hydra-local/alertmanager:0.25.0": {"template": "debian-daemon.Dockerfile.j2",
+                                            "vars": {"base": LOCAL_BASE_TAG, "package": "prometheus-alertmanager",
+                                                     "binary": "/usr/bin/prometheus-alertmanager",
+                                                     "data_dir": "/alertmanager", "uid": 65534}},
     }
 
 

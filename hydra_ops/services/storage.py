@@ -4,11 +4,13 @@ too, and one error lists every problem, naming keys, before anything is changed.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from hydra_ops.services.agents.options import AgentsOptions
 from hydra_ops.services.litellm import options as litellm
+from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.services.redis import options as redis
 from hydra_ops.services.secrets.options import options as secrets_options
 from hydra_ops.services.stack.options import StackOptions
@@ -24,6 +26,8 @@ class Storage(NamedTuple):
     litellm: litellm.LitellmOptions
     agents: AgentsOptions
     secret_dir: str
+    publish_address: str = ""
+    monitoring: MonitoringOptions | None = None
 
 
 def storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Storage:
@@ -37,16 +41,29 @@ def storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Storage:
             problems.extend(exc.problems)
             return None
 
-    stack, rd, llm, agents = (loaded(m) for m in (StackOptions, redis.RedisOptions, litellm.LitellmOptions,
-                                                   AgentsOptions))
+    stack, rd, llm, agents, mon = (loaded(m) for m in (StackOptions, redis.RedisOptions, litellm.LitellmOptions,
+                                                        AgentsOptions, MonitoringOptions))
     secret_dir, secret_names = _secrets(data, host, problems)
     if stack is not None and rd is not None:
         problems += redis.relations(rd, stack)
     if stack is not None and llm is not None and secret_names is not None:
         problems += litellm.relations(llm, stack, secret_names)
+    address = _publish_address(stack, data, problems) if stack is not None else ""
     if problems:
         raise ValidationError(host, problems)
-    return Storage(stack, rd, llm, agents, secret_dir)
+    return Storage(stack, rd, llm, agents, secret_dir, address, mon)
+
+
+def _publish_address(stack: StackOptions, data: Mapping[str, Any], problems: list[str]) -> str:
+    """stack_publish_address, else the inventory address when it is an IP (ports never go on every interface)."""
+    address = stack.stack_publish_address or str(data.get("ssh_hostname") or "")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        problems.append(f"stack_publish_address: not set, and the inventory address {address or '(none)'!r} is not "
+                        "an IP; set it to the host's LAN address")
+        return ""
+    return address
 
 
 def _secrets(data: Mapping[str, Any], host: str, problems: list[str]) -> tuple[str, list[str] | None]:

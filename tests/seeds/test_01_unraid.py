@@ -204,7 +204,8 @@ def test_a_reboot_keeps_the_stack_the_secrets_and_the_sysctl(adopted: DeployResu
         return {n for n in names if not n.startswith("hydra-stack-")} | \
             {n.removeprefix("hydra-stack-").rsplit("-", 1)[0] for n in names} >= wanted
     wait_for(all_up, 240, "every container running again after the reboot")
-    wait_for(lambda: seeds.ssh(STORAGE, "curl -fsS -o /dev/null http://127.0.0.1:4000/health/readiness",
+    url = f"http://{seeds.host(STORAGE).address}:4000/health/readiness"
+    wait_for(lambda: seeds.ssh(STORAGE, f"curl -fsS -o /dev/null {url}",
                                check=False).returncode == 0, 240, "LiteLLM to answer after the reboot")
     TIMES["reboot"] = time.monotonic() - started
     assert seeds.ssh(STORAGE, "test -e /opt/hydra-ram-marker", check=False).returncode != 0  # RAM really went

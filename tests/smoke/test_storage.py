@@ -4,6 +4,7 @@ every container of the stack runs its pinned image on its cpuset with its memory
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -132,3 +133,21 @@ class TestStack:
                                         f"{cfg.stack.compose_project} --filter label=com.docker.compose.service={name}")
                 status = host.check_output(f"docker inspect -f '{{{{.State.Health.Status}}}}' {cid}")
                 assert status == "healthy", f"{target.name}: {name} is {status}"
+
+    def test_containers_drop_capabilities_and_publish_on_an_address(self, storage_hosts: list) -> None:
+        """Issue 11: no capability beyond the declared ones, no privilege gain, read-only roots where declared,
+        and no port on every interface."""
+        for target, cfg, host, _ in storage_hosts:
+            for name, svc in cfg.stack.stack_services.items():
+                cid = host.check_output(f"docker ps -q --filter label=com.docker.compose.project="
+                                        f"{cfg.stack.compose_project} --filter label=com.docker.compose.service={name}")
+                got = host.check_output("docker inspect -f '{{json .HostConfig.CapDrop}} {{json .HostConfig.CapAdd}} "
+                                        "{{json .HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}} "
+                                        f"{{{{json .HostConfig.PortBindings}}}}' {cid}")
+                drop, add, opts, read_only, ports = got.split(" ", 4)
+                assert drop == '["ALL"]' and opts == '["no-new-privileges:true"]', f"{target.name} {name}: {got}"
+                added = sorted(c.removeprefix("CAP_") for c in json.loads(add) or [])
+                assert added == sorted(svc.cap_add), f"{target.name} {name}: adds {added}"
+                assert read_only == str(svc.read_only).lower(), f"{name}: read-only {read_only}"
+                for binding in (b for bs in (json.loads(ports) or {}).values() for b in bs or []):
+                    assert binding["HostIp"] not in ("", "0.0.0.0", "::"), f"{name} publishes on every interface"

@@ -42,7 +42,7 @@ BEFORE = {
 @pytest.fixture
 def seeds_cfg() -> Any:
     """The seeds flavour's hydra-storage: real group data plus the local overrides (Unraid layout)."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = {"ssh_hostname": "10.213.8.12"}
     for path in ("group_data/all.py", "group_data/storage.py", "devcluster/local/group_data.seeds/storage.py"):
         data.update({k: v for k, v in runpy.run_path(str(PROJECT_ROOT / path)).items() if not k.startswith("_")})
     return validate_storage(data)

@@ -55,6 +55,7 @@ def test_production_defaults_follow_the_core_table(storage_data: dict[str, Any])
     table = {name: svc.cpuset for name, svc in cfg.stack.stack_services.items()}
     assert table["postgres"] == "8-11" and table["redis"] == table["qdrant"] == "12-15"
     assert (table["n8n"], table["crewai"], table["langgraph"]) == ("20-27", "28-35", "36-43")
+    assert table["prometheus"] == table["alertmanager"] == "16-19"  # seed 001 Part 4: observability
     r = cfg.redis
     assert r.redis_maxmemory == "100gb" and r.redis_maxmemory_policy == "allkeys-lru" and r.redis_appendonly
 
@@ -116,7 +117,7 @@ def test_host_facts_bound_cpus_and_memory(storage_data: dict[str, Any]) -> None:
         check_host(cfg.stack, cfg.redis, {"cpus": [0, 1], "mem_bytes": 24 * 1024 ** 3})
     text = str(err.value)
     assert "stack_services.postgres.cpuset: '8-11' names cores 8,9,10,11 the host does not have" in text
-    assert "mem_limits add up to 222.0 GiB + host_memory_headroom 24.0 GiB" in text
+    assert "mem_limits add up to 225.2 GiB + host_memory_headroom 24.0 GiB" in text
     assert "redis_maxmemory: 100gb + host_memory_headroom leaves the host no room" in text
 
 
@@ -142,8 +143,35 @@ def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[
     assert {v.split(":")[1] for v in litellm["volumes"] if v.startswith("/mnt/user/appdata/hydra-secrets")} == \
            {f"/run/secrets/{s}" for s in secret_env(cfg.litellm).values()}
     assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
-    assert set(compose["volumes"]) == {f"{n}-data" for n in ("redis", "postgres", "ollama-cpu", "qdrant", "n8n")}
-    assert services["ollama-cpu"]["ports"] == ["11500:11434"]
+    assert set(compose["volumes"]) == {f"{n}-data" for n in ("redis", "postgres", "ollama-cpu", "qdrant", "n8n",
+                                                              "prometheus", "alertmanager")}
+    assert services["ollama-cpu"]["ports"] == ["192.168.1.244:11500:11434"]
+
+
+def test_every_port_has_an_address_and_every_container_is_hardened(storage_data: dict[str, Any]) -> None:
+    services = yaml.safe_load(compose_yml(validate_storage(storage_data)))["services"]
+    ports = {name: s.get("ports", []) for name, s in services.items()}
+    assert all(p.count(":") == 2 and not p.startswith("0.0.0.0") for ps in ports.values() for p in ps), ports
+    assert ports["postgres"] == ["127.0.0.1:5432:5432"] and ports["qdrant"] == ["127.0.0.1:6333:6333"]
+    assert ports["redis"] == ["192.168.1.244:6379:6379"] and ports["litellm"] == ["192.168.1.244:4000:4000"]
+    for name, s in services.items():
+        assert s["cap_drop"] == ["ALL"] and s["security_opt"] == ["no-new-privileges:true"], name
+        assert "privileged" not in s
+    assert services["postgres"]["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
+    assert all("cap_add" not in s for n, s in services.items() if n != "postgres")
+    assert services["redis"]["read_only"] is True and services["redis"]["tmpfs"] == ["/tmp"]
+    qdrant, n8n = services["qdrant"], services["n8n"]
+    assert qdrant["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and qdrant["command"] == ["./entrypoint.sh"]
+    assert "/mnt/user/appdata/hydra-secrets/qdrant_api_key:/run/secrets/qdrant_api_key:ro" in qdrant["volumes"]
+    assert "qdrant-data:/qdrant/storage" in qdrant["volumes"]
+    assert n8n["environment"] == {"N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"}
+    assert n8n["user"] == "1000:1000" and "n8n-data:/home/node/.n8n" in n8n["volumes"]
+
+
+def test_ports_never_go_on_every_interface_by_default(storage_data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="stack_publish_address: not set, and the inventory address 'hydra-"):
+        validate_storage({**storage_data, "ssh_hostname": "hydra-storage.lan"})
+    assert validate_storage({**storage_data, "stack_publish_address": "10.0.0.5"}).publish_address == "10.0.0.5"
 
 
 def test_redis_conf_includes_the_password_file_and_never_the_password(storage_data: dict[str, Any]) -> None:

@@ -16,12 +16,14 @@ host_memory_headroom = "4g"
 #: Ollama is service `ollama`, as in seed 002), plus the agent runtimes of G7/G8. Service `letta` is not listed:
 #: it stays as the project defines it. Images are the ones the before state runs (built locally: no registry).
 stack_services = {
-    "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local"},
+    "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local",
+              "read_only": True},
     "postgres": {"image": "hydra-local/postgres:15-bookworm", "cpuset": "0-1", "mem_limit": "512m",
-                 "cpu_pool": "local"},
+                 "cpu_pool": "local", "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]},
     "litellm": {"image": "hydra-local/litellm:1.106.2", "cpuset": "1", "mem_limit": "1536m", "cpu_pool": "local"},
     "crewai": {"image": "hydra-local/crewai:1.15.30", "cpuset": "0", "mem_limit": "1g", "cpu_pool": "local"},
-    "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m", "cpu_pool": "local"},
+    "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m",
+                  "cpu_pool": "local"},
     "ollama": {"image": "hydra-local/ollama-cpu:0.8.0-double", "cpuset": "0-1", "mem_limit": "256m",
                "cpu_pool": "local", "role": "ollama-cpu", "ports": ["11434:11434"]},
 }

@@ -15,12 +15,18 @@ host_memory_headroom = "4g"
 #: The services this issue covers, scaled down, plus the CPU fallback (the Ollama double: no weights here).
 #: All share one pool: two cores cannot give five services their own.
 stack_services = {
-    "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local"},
+    "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local",
+              "read_only": True},
     "litellm": {"image": "hydra-local/litellm:1.106.2", "cpuset": "1", "mem_limit": "1536m", "cpu_pool": "local"},
     "crewai": {"image": "hydra-local/crewai:1.15.30", "cpuset": "0", "mem_limit": "1g", "cpu_pool": "local"},
-    "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m", "cpu_pool": "local"},
+    "langgraph": {"image": "hydra-local/langgraph:1.2.22", "cpuset": "1", "mem_limit": "512m",
+                  "cpu_pool": "local"},
     "ollama-cpu": {"image": "hydra-local/ollama-cpu:0.8.0-double", "cpuset": "0-1", "mem_limit": "256m",
                    "cpu_pool": "local", "ports": ["11500:11434"]},
+    "prometheus": {"image": "hydra-local/prometheus:2.42.0", "cpuset": "0-1", "mem_limit": "256m",
+                   "cpu_pool": "local", "read_only": True},
+    "alertmanager": {"image": "hydra-local/alertmanager:0.25.0", "cpuset": "0-1", "mem_limit": "128m",
+                     "cpu_pool": "local", "read_only": True},
 }
 
 #: 100gb scaled to MB (DESIGN.md: "Redis maxmemory in MB").
@@ -39,3 +45,7 @@ secret_dir = "/etc/hydra/secrets"
 
 #: No plaintext files to migrate on the Debian stand-in (the seeds flavour's Unraid host has the audit's).
 secret_plaintext_sources = {}
+
+#: Scrape and alert fast enough for a test to see an alert within seconds (production: 15s and 2m).
+prometheus_scrape_interval = "2s"
+monitoring_alert_for = "4s"

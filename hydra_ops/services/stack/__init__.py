@@ -28,10 +28,11 @@ def deploy_stack() -> None:
     from hydra_ops.services.agents import agent_files
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway
     from hydra_ops.services.litellm.options import secret_env
+    from hydra_ops.services.monitoring.stack import config_files as monitoring_files
     from hydra_ops.services.redis import debian as redis
     from hydra_ops.services.redis.options import check_secret_values
     from hydra_ops.services.secrets import host_secrets, secret_files
-    from hydra_ops.services.stack import debian, unraid
+    from hydra_ops.services.stack import common, debian, unraid
     from hydra_ops.services.stack.capacity import check_host, check_ports
     from hydra_ops.services.stack.project import existing_compose
     from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc
@@ -64,6 +65,8 @@ def deploy_stack() -> None:
     for name in cfg.agents.agent_frameworks:
         if name in s.stack_services:
             mounts[name] = agent_files(name, s.stack_dir)
+    mounts.update(common.role_files(cfg))
+    mounts.update(monitoring_files(cfg))
     (unraid if platform == "unraid" else debian).apply(cfg, mounts, existing)
     if cpu_name:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))

@@ -16,7 +16,8 @@ from hydra_ops.secrets import SECRET_KEY
 MANAGED_LABEL = "io.hydra-ops.managed"
 #: keys of a managed service that group data decides wholesale (whatever the old definition said)
 REPLACED = frozenset({"image", "restart", "cpuset", "mem_limit", "user", "command", "entrypoint", "environment",
-                      "env_file", "ports", "volumes", "healthcheck", "depends_on", "labels"})
+                      "env_file", "ports", "volumes", "healthcheck", "depends_on", "labels", "cap_drop", "cap_add",
+                      "security_opt", "read_only", "tmpfs", "privileged"})
 
 
 class ComposeError(ValueError):

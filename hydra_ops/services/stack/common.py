@@ -20,8 +20,8 @@ from facts.docker import ComposeContainers, DockerImages
 from hydra_ops.operations import backup
 from hydra_ops.render import render
 from hydra_ops.services.stack.adopt import dropped
-from hydra_ops.services.stack.options import BaseImage, Build
-from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc, compose_yml, readiness
+from hydra_ops.services.stack.options import ROLE_SECRETS, BaseImage, Build
+from hydra_ops.services.stack.state import COMPOSE_FILE, QDRANT_ENV, compose, compose_doc, compose_yml, readiness
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
@@ -86,12 +86,36 @@ def converge(gap: str, cfg: Storage, compose_file: OperationMeta, images: list[O
                                    f"{compose(cfg, 'logs', '--tail', '30', service)} >&2; exit 1; }}"])
 
 
+def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
+    """Files of the roles without a service package of their own: Qdrant's wrapper and the 0600 secret files
+    Qdrant and n8n read (owned by the user each runs as); returns, per service, the ops that need a restart."""
+    from hydra_ops.operations.secret import secret_file
+    from hydra_ops.services.secrets import host_secrets
+
+    s, out = cfg.stack, {}
+    wanted = {name: ROLE_SECRETS[s.role_of(name)] for name in s.stack_services if s.role_of(name) in ROLE_SECRETS}
+    values = host_secrets(sorted(set(wanted.values()))) if wanted else {}
+    for name, secret in wanted.items():
+        uid, _, gid = (s.stack_services[name].user or "0:0").partition(":")
+        op = secret_file(name=f"Stack: {name} reads {secret} (0600, uid {uid})", content=values[secret],
+                         dest=f"{cfg.secret_dir}/{secret}", user=uid, group=gid)
+        out[name] = [op] if op is not None else []
+        if s.role_of(name) == "qdrant":
+            files.directory(name=f"Stack: {name} directory", path=f"{s.stack_dir}/{name}", mode="755")
+            out[name].append(backup.put(f"Stack: {name} wrapper reading its API key from a 0600 file", s.stack_dir,
+                                        f"{name}/secrets-env.sh", render("secrets-env.sh.j2", exports=QDRANT_ENV),
+                                        "755"))
+    return out
+
+
 def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None) -> None:
     """Images, compose file (merged into existing, the project's parsed file or None), then converge: mounts maps
     a service to the ops whose change restarts it."""
     s = cfg.stack
     files.directory(name="Stack: project directory", path=s.stack_dir, mode="755")
-    images = built_images("Stack", s.stack_dir, s.stack_builds, s.stack_base_images)
+    used = {svc.image for svc in s.stack_services.values()}  # a build no service runs is not built
+    images = built_images("Stack", s.stack_dir, {t: b for t, b in s.stack_builds.items() if t in used},
+                          s.stack_base_images)
     compose_file = backup.put("Stack: docker-compose.yml (cpuset + mem_limit per service)", s.stack_dir,
                               COMPOSE_FILE, compose_yml(cfg, existing), "644")
     gone = dropped(existing, compose_doc(cfg, existing))

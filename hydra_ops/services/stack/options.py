@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hydra_ops import TEMPLATES
-from hydra_ops.settings import AbsPath, Options, Sha256, Url
+from hydra_ops.settings import AbsPath, Address, Options, Sha256, Url
 
 _CPUSET = re.compile(r"\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*")
 _DOCKER_SIZE = re.compile(r"(\d{1,15})([bkmg]?)", re.I)
@@ -111,7 +111,8 @@ Name = Annotated[str, AfterValidator(_name)]
 PortMap = Annotated[str, AfterValidator(_port_map)]
 Word = Annotated[str, AfterValidator(_word)]
 #: services the renderers know how to configure; any other service gets image, cores, memory and ports only
-Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n"]
+Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n", "prometheus", "alertmanager"]
+Capability = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]
 DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,127}$")]
 
 
@@ -126,7 +127,14 @@ class Service(_Strict):
     cpuset: Cpuset = Field(description="Cores the container may run on (docker --cpuset-cpus).")
     mem_limit: DockerSize = Field(description="Memory cap of the container.")
     cpu_pool: Name | None = Field(None, description="Services in the same pool may share cores (default: own).")
-    ports: list[PortMap] = Field(default_factory=list, description="Published ports, 'host:container'.")
+    ports: list[PortMap] = Field(default_factory=list, description="Published ports, 'address:host:container', or "
+                                 "'host:container' on stack_publish_address.")
+    cap_add: list[Capability] = Field(default_factory=list, description="Capabilities given back after dropping "
+                                      "all (only what the image's entrypoint needs, e.g. Postgres' chown/setuid).")
+    user: Annotated[str, Field(pattern=r"^\d{1,10}:\d{1,10}$")] | None = Field(
+        None, description="uid:gid the container runs as (its secret files belong to it); None: the image's user.")
+    read_only: bool = Field(False, description="Read-only root filesystem (a tmpfs on /tmp); data stays writable "
+                                               "in its volume.")
     role: Role | None = Field(None, description="What the service is when its name does not say it (an adopted "
                                                 "project's CPU Ollama named 'ollama': role ollama-cpu).")
 
@@ -166,17 +174,28 @@ def _python_build(package: str) -> dict[str, Any]:
                                                               "pip_args": []}}
 
 
-#: seed 001 Part 4's core allocation table; LiteLLM and the CPU fallback in the burst pool (44-55).
+#: what Postgres' entrypoint needs to own its data directory and step down to the postgres user
+POSTGRES_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
+
+#: seed 001 Part 4's core allocation table; LiteLLM and the CPU fallback in the burst pool (44-55). Ports: only what
+#: other hosts use is published on stack_publish_address; Postgres and Qdrant serve the stack (and the host) only.
 SEED_SERVICES = {
-    "postgres": {"image": "postgres:16.4-bookworm", "cpuset": "8-11", "mem_limit": "32g", "ports": ["5432:5432"]},
-    "redis": {"image": "redis:7.2.5-bookworm", "cpuset": "12-15", "mem_limit": "110g", "cpu_pool": "cache"},
+    "postgres": {"image": "postgres:16.4-bookworm", "cpuset": "8-11", "mem_limit": "32g",
+                 "ports": ["127.0.0.1:5432:5432"], "cap_add": POSTGRES_CAPS},
+    "redis": {"image": "redis:7.2.5-bookworm", "cpuset": "12-15", "mem_limit": "110g", "cpu_pool": "cache",
+              "read_only": True},
     "qdrant": {"image": "qdrant/qdrant:v1.12.4", "cpuset": "12-15", "mem_limit": "16g", "cpu_pool": "cache",
-               "ports": ["6333:6333"]},
-    "n8n": {"image": "n8nio/n8n:1.72.1", "cpuset": "20-27", "mem_limit": "8g", "ports": ["5678:5678"]},
-    "crewai": {"image": "hydra/crewai:1.15.30", "cpuset": "28-35", "mem_limit": "16g"},
+               "ports": ["127.0.0.1:6333:6333"]},
+    "n8n": {"image": "n8nio/n8n:1.72.1", "cpuset": "20-27", "mem_limit": "8g", "ports": ["5678:5678"],
+            "user": "1000:1000"},
+    "crewai": {"image": "hydra/crewai:1.15.30", "cpuset": "28-35", "mem_limit": "16g"},  # writes ~/.local
     "langgraph": {"image": "hydra/langgraph:1.2.22", "cpuset": "36-43", "mem_limit": "16g"},
     "litellm": {"image": "ghcr.io/berriai/litellm:main-v1.106.2", "cpuset": "44-47", "mem_limit": "8g"},
     "ollama-cpu": {"image": "ollama/ollama:0.8.0", "cpuset": "48-55", "mem_limit": "16g", "ports": ["11500:11434"]},
+    "prometheus": {"image": "prom/prometheus:v2.53.3", "cpuset": "16-19", "mem_limit": "3g",
+                   "cpu_pool": "observability", "read_only": True},
+    "alertmanager": {"image": "prom/alertmanager:v0.27.0", "cpuset": "16-19", "mem_limit": "256m",
+                     "cpu_pool": "observability", "read_only": True},
 }
 
 
@@ -193,6 +212,9 @@ class StackOptions(Options):
                                         description="The compose command; ['docker', 'compose'] for the v2 plugin.")
     stack_dir: AbsPath = Field("/opt/hydra-stack", description="Directory of the compose project (the seeds' "
                                                                 "/mnt/user/appdata/hydra-stack).")
+    stack_publish_address: Address | None = Field(
+        None, description="Address ports without one are published on (the host's LAN address); None: the host's "
+                          "inventory address (ssh_hostname), which must then be an IP. Never every interface.")
     compose_project: Name = Field("hydra-stack", description="Compose project name; container names derive from it.")
     host_reserved_cpuset: Cpuset | None = Field(
         "0-7", description="Cores kept for the OS and docker, no service there; None for none (seed 001 Part 4).")
@@ -270,3 +292,7 @@ def fmt(cpus: set[int]) -> str:
 
 def gib(n: int) -> str:
     return f"{n / 1024 ** 3:.1f} GiB"
+
+
+#: secrets a role reads from a 0600 file owned by the user it runs as (Postgres' comes through secret_files)
+ROLE_SECRETS = {"qdrant": "qdrant_api_key", "n8n": "n8n_encryption_key"}

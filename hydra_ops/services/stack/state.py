@@ -20,9 +20,12 @@ HEADER = ("# Managed by hydra-ops: the hydra-storage stack (G4 Redis, G5 LiteLLM
           "# Part 4). Services labelled io.hydra-ops.managed are rewritten from group data on every deploy; any\n"
           "# other service here is kept as it is. No secret is written here: services read theirs from read-only\n"
           "# 0600 files. The file this one replaced is kept under .hydra-ops-backups/.\n")
+#: what the Qdrant wrapper exports before running the image's own entrypoint (its API key from a 0600 file)
+QDRANT_ENV = {"QDRANT__SERVICE__API_KEY": "/run/secrets/qdrant_api_key"}
 #: where each role keeps its data inside the container (the mount adopted from an existing project, else a volume)
 DATA = {"redis": "/data", "postgres": "/var/lib/postgresql/data", "ollama-cpu": "/root/.ollama",
-        "qdrant": "/qdrant/storage", "n8n": "/home/node/.n8n"}
+        "qdrant": "/qdrant/storage", "n8n": "/home/node/.n8n", "prometheus": "/prometheus",
+        "alertmanager": "/alertmanager"}
 
 
 def compose(cfg: Storage, *args: str) -> str:
@@ -38,7 +41,14 @@ def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict
     services, volumes = {}, {}
     for name, svc in cfg.stack.stack_services.items():
         spec: dict[str, Any] = {"image": svc.image, "restart": "unless-stopped", "cpuset": svc.cpuset,
-                                "mem_limit": svc.mem_limit, "labels": {MANAGED_LABEL: "true"}}
+                                "mem_limit": svc.mem_limit, "labels": {MANAGED_LABEL: "true"}, "cap_drop": ["ALL"],
+                                "security_opt": ["no-new-privileges:true"]}
+        if svc.cap_add:
+            spec["cap_add"] = list(svc.cap_add)
+        if svc.read_only:
+            spec.update(read_only=True, tmpfs=["/tmp"])
+        if svc.user:
+            spec["user"] = svc.user
         spec.update(_role(cfg, name))
         target = DATA.get(cfg.stack.role_of(name))
         if target:
@@ -46,11 +56,16 @@ def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict
             spec["volumes"] = [*spec.get("volumes", []), mount]
             if volume:
                 volumes[volume] = {}
-        ports = [*spec.get("ports", []), *(p for p in svc.ports if p not in spec.get("ports", []))]
+        ports = [published(p, cfg.publish_address) for p in [*spec.get("ports", []), *svc.ports]]
         if ports:
-            spec["ports"] = ports
+            spec["ports"] = list(dict.fromkeys(ports))
         services[name] = spec
     return adopted({"version": "2.4", "services": services, "volumes": volumes}, existing)
+
+
+def published(mapping: str, address: str) -> str:
+    """A port mapping with its address: 'host:container' goes on the publish address, never every interface."""
+    return mapping if mapping.count(":") == 2 else f"{address}:{mapping}"
 
 
 def compose_yml(cfg: Storage, existing: Mapping[str, Any] | None = None) -> str:
@@ -89,6 +104,17 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
                                 "timeout": "5s", "retries": 3}}
     if role == "ollama-cpu":
         return {"environment": {"OLLAMA_HOST": "0.0.0.0:11434"}}
+    if role == "qdrant":
+        return {"entrypoint": ["/bin/sh", "/hydra/secrets-env.sh"], "command": ["./entrypoint.sh"],
+                "volumes": [f"./{name}/secrets-env.sh:/hydra/secrets-env.sh:ro",
+                            f"{secrets}/qdrant_api_key:/run/secrets/qdrant_api_key:ro"]}
+    if role == "n8n":
+        return {"environment": {"N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"},
+                "volumes": [f"{secrets}/n8n_encryption_key:/run/secrets/n8n_encryption_key:ro"]}
+    if role in ("prometheus", "alertmanager"):
+        from hydra_ops.services.monitoring.stack import role_spec
+
+        return role_spec(role, name, cfg.monitoring)
     if role == "postgres":
         return {"environment": {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
                 "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"]}
@@ -108,6 +134,12 @@ def readiness(cfg: Storage) -> dict[str, str]:
     if postgres:
         checks[postgres] = f"{compose(cfg, 'exec', '-T', postgres, 'pg_isready', '-q')}"
     if litellm:
-        checks[litellm] = f"curl -fsS -o /dev/null http://127.0.0.1:{cfg.litellm.litellm_port}/health/readiness"
+        url = f"http://{cfg.publish_address}:{cfg.litellm.litellm_port}/health/readiness"
+        checks[litellm] = f"curl -fsS -o /dev/null {url}"
+    for role in ("prometheus", "alertmanager"):
+        name = cfg.stack.named(role)
+        if name and cfg.monitoring:
+            port = cfg.monitoring.prometheus_port if role == "prometheus" else cfg.monitoring.alertmanager_port
+            checks[name] = f"curl -fsS -o /dev/null http://{cfg.publish_address}:{port}/-/ready"
     checks.update({service: healthy(service) for service in cfg.agents.agent_frameworks})
     return checks

@@ -1,0 +1,15 @@
+"""Exporters on every host (node exporter; nvidia-smi exporter where GPUs are expected) for the Prometheus of the
+storage stack (seed 001 Part 10). Debian hosts only for now: another platform stops every host before any change.
+
+Run from the project root: `pyinfra inventory.py deploys/monitoring.py`.
+"""
+
+from pyinfra import host
+
+from hydra_ops.platform import UnsupportedPlatform, current
+from hydra_ops.services.monitoring import PLATFORMS, deploy_exporters
+
+if current() not in PLATFORMS:
+    raise UnsupportedPlatform(f"{host.name}: platform {current()!r}: the exporters support {', '.join(PLATFORMS)} "
+                              "only so far. Nothing was changed on any host.")
+deploy_exporters()

@@ -1,0 +1,76 @@
+"""The monitoring configuration, whatever the platform: Prometheus' scrape targets from the inventory, the
+seed's alert rules, and Alertmanager's route to the Activity API; every file serialised, never pasted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from hydra_ops.services.monitoring.options import MonitoringOptions
+
+RULES_FILE = "hydra-rules.yml"
+#: filesystems whose fill level matters (not RAM or image layers)
+REAL_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs"'
+
+
+def targets(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]]) -> dict[str, list[dict[str, Any]]]:
+    """job -> static_configs: every host's node exporter, the GPU hosts' GPU exporter (hosts: name -> (address,
+    has GPUs)); each target labelled with its host name so alerts say which host."""
+    def static(port: int, names: list[str]) -> list[dict[str, Any]]:
+        return [{"targets": [f"{hosts[n][0]}:{port}"], "labels": {"host": n}} for n in names]
+    return {"node": static(o.node_exporter_port, sorted(hosts)),
+            "gpu": static(o.gpu_exporter_port, sorted(n for n, (_, gpus) in hosts.items() if gpus))}
+
+
+def prometheus_yml(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]], alertmanager: str) -> str:
+    """prometheus.yml: scrape every exporter and itself, evaluate the rules, alert through alertmanager
+    (host:port as the stack reaches it)."""
+    jobs = [{"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{o.prometheus_port}"]}]}]
+    jobs += [{"job_name": job, "static_configs": configs} for job, configs in targets(o, hosts).items() if configs]
+    doc = {"global": {"scrape_interval": o.prometheus_scrape_interval,
+                      "evaluation_interval": o.prometheus_scrape_interval},
+           "rule_files": [RULES_FILE],
+           "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+           "scrape_configs": jobs}
+    return _yaml(doc)
+
+
+def rules_yml(o: MonitoringOptions) -> str:
+    """Seed 001 Part 10's critical alerts as Prometheus rules (agent failure rate waits for its metric)."""
+    t, wait = o.monitoring_thresholds, o.monitoring_alert_for
+    rules = [
+        _rule("VramCritical", f"100 * nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes > {t.vram_percent}",
+              wait, "VRAM on {{ $labels.host }} GPU {{ $labels.gpu }} at {{ $value | printf \"%.1f\" }}%",
+              "Reduce context or switch model"),
+        _rule("GpuTempHigh", f"nvidia_smi_temperature_gpu > {t.gpu_temp_c}", wait,
+              "GPU {{ $labels.gpu }} on {{ $labels.host }} at {{ $value }} C", "Check cooling, reduce power limit"),
+        _rule("StorageFull", f"100 * (1 - node_filesystem_avail_bytes{{{REAL_FS}}} / "
+                             f"node_filesystem_size_bytes{{{REAL_FS}}}) > {t.disk_percent}",
+              wait, "{{ $labels.mountpoint }} on {{ $labels.host }} at {{ $value | printf \"%.1f\" }}%",
+              "Cleanup or expand array"),
+        _rule("TargetDown", "up == 0", wait, "{{ $labels.job }} exporter on {{ $labels.host }} is down",
+              "Check the exporter's service"),
+    ]
+    return _yaml({"groups": [{"name": "hydra-seed-001-part-10", "rules": rules}]})
+
+
+def alertmanager_yml(o: MonitoringOptions) -> str:
+    """alertmanager.yml: every alert to the Activity API's webhook (or nowhere when it has no address)."""
+    receiver: dict[str, Any] = {"name": "activity-api"}
+    if o.activity_api_url:
+        receiver["webhook_configs"] = [{"url": o.activity_api_url, "send_resolved": True}]
+    route = {"receiver": "activity-api", "group_by": ["alertname", "host"], "group_wait": "5s",
+             "group_interval": "1m", "repeat_interval": "4h"}
+    return _yaml({"route": route, "receivers": [receiver]})
+
+
+def _rule(name: str, expr: str, wait: str, summary: str, action: str) -> dict[str, Any]:
+    return {"alert": name, "expr": expr, "for": wait, "labels": {"severity": "critical"},
+            "annotations": {"summary": summary, "action": action}}
+
+
+def _yaml(doc: dict[str, Any]) -> str:
+    return "# Managed by hydra-ops (seed 001 Part 10): generated from the inventory and group data.\n" + \
+        yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)

@@ -1,0 +1,91 @@
+"""Metrics and alerts (seed 001 Part 10) on the local cluster: node exporters everywhere, the nvidia-smi exporter on
+the GPU hosts, real Prometheus and Alertmanager in the storage stack, and an alert that reaches the Activity API
+when a GPU runs hot (and resolves when it cools down)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devcluster.local.cluster import Cluster
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import converged, wait_for
+
+STORAGE, COMPUTE = "hydra-storage", "hydra-compute"
+PROMETHEUS = "http://10.213.7.12:9090"
+ACTIVITY = "http://10.213.7.12:8700/activity"
+SET_GPU = ("python3 -c 'import json,sys; p=\"/etc/hydra-ops/fake-gpus.json\"; d=json.load(open(p)); "
+           "d[\"gpus\"][int(sys.argv[1])][\"temperature_c\"]=float(sys.argv[2]); "
+           "json.dump(d, open(p + \".new\", \"w\")); import os; os.replace(p + \".new\", p)' {} {}")
+
+
+@pytest.fixture(scope="module")
+def monitored(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> DeployResult:
+    converged(deploy, "deploys/site.py")
+    return converged(deploy, "deploys/monitoring.py")
+
+
+def targets() -> list[dict[str, Any]]:
+    return requests.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+
+
+def alerts(name: str, host: str) -> list[dict[str, Any]]:
+    """Alerts about host that the Activity API received (Alertmanager's webhook batches, flattened)."""
+    out = []
+    for entry in requests.get(ACTIVITY, timeout=10).json()["received"]:
+        for alert in entry["body"].get("alerts", []):
+            if alert["labels"].get("alertname") == name and alert["labels"].get("host") == host:
+                out.append({**alert, "received_at": entry["received_at"]})
+    return out
+
+
+def test_every_exporter_is_a_target_and_up(monitored: DeployResult) -> None:
+    def all_up() -> bool:
+        found = {(t["labels"]["job"], t["labels"].get("host", "")): t["health"] for t in targets()}
+        return len(found) == 6 and set(found.values()) == {"up"}
+    wait_for(all_up, 60, "node x3, gpu x2 and prometheus targets all up")
+    jobs = sorted((t["labels"]["job"], t["labels"].get("host", "")) for t in targets())
+    assert jobs == [("gpu", "hydra-ai"), ("gpu", "hydra-compute"), ("node", "hydra-ai"), ("node", "hydra-compute"),
+                    ("node", "hydra-storage"), ("prometheus", "")]
+
+
+def test_a_hot_gpu_alerts_the_activity_api_and_resolves(monitored: DeployResult, local_cluster: Cluster) -> None:
+    seen = len(alerts("GpuTempHigh", COMPUTE))
+    local_cluster.ssh(COMPUTE, SET_GPU.format(0, 85))
+    started = time.monotonic()
+    try:
+        wait_for(lambda: any(a["status"] == "firing" for a in alerts("GpuTempHigh", COMPUTE)[seen:]), 120,
+                 "the GpuTempHigh alert to reach the Activity API")
+        round_trip = time.monotonic() - started
+        fired = next(a for a in alerts("GpuTempHigh", COMPUTE)[seen:] if a["status"] == "firing")
+        assert fired["labels"]["gpu"] == "0" and "85" in fired["annotations"]["summary"], fired
+        assert {a["labels"]["gpu"] for a in alerts("GpuTempHigh", COMPUTE)[seen:]} == {"0"}  # GPU 1 stayed cool
+        print(f"\nGPU 0 at 85 C -> alert at the Activity API in {round_trip:.1f}s "
+              "(scrape 2s, for 4s, group_wait 5s locally)")
+    finally:
+        local_cluster.ssh(COMPUTE, SET_GPU.format(0, 60))
+    wait_for(lambda: any(a["status"] == "resolved" for a in alerts("GpuTempHigh", COMPUTE)[seen:]), 120,
+             "the alert to resolve once GPU 0 is back at 60 C")
+
+
+def test_second_run_changes_nothing(monitored: DeployResult, deploy: Callable[..., DeployResult]) -> None:
+    assert deploy(target="deploys/monitoring.py").no_op
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ("monitoring_thresholds = {'gpu_temp_c': 500}\n", "monitoring_thresholds.gpu_temp_c"),
+    ("prometheus_scrape_interval = 'often'\n", "prometheus_scrape_interval"),
+])
+def test_bad_monitoring_data_is_refused_before_any_change(
+    monitored: DeployResult, deploy: Callable[..., DeployResult], local_cluster: Cluster, tmp_path: Path,
+    overrides: str, message: str,
+) -> None:
+    before = local_cluster.ssh(STORAGE, "sha256sum /opt/hydra-stack/prometheus/*").stdout
+    result = deploy(overrides, tmp_path, target="deploys/storage.py", group="storage")
+    assert not result.ok and message in result.stderr + result.stdout
+    assert local_cluster.ssh(STORAGE, "sha256sum /opt/hydra-stack/prometheus/*").stdout == before
