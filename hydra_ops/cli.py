@@ -109,14 +109,18 @@ def fix(cluster_name: str | None, gap_id: str) -> None:
 @main.command()
 @cluster_option
 @click.option("--gap", "only", multiple=True, help="Only these gaps (repeatable).")
+@click.option("--implemented", is_flag=True, help="Only the gaps that have a bundle (registry status implemented).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
-def audit(cluster_name: str | None, only: tuple[str, ...], as_json: bool) -> None:
-    """Detect which gaps are open on a live cluster (read-only). Exit 1 if any implemented gap is open."""
+def audit(cluster_name: str | None, only: tuple[str, ...], implemented: bool, as_json: bool) -> None:
+    """Detect which gaps are open on a live cluster (read-only). Exit 1 unless every gap audited is closed: one
+    that is open, or that cannot be decided (unknown, e.g. no detector yet or a host unreachable), is not."""
     from hydra_ops import audit as audit_mod
+    from hydra_ops.registry import gaps
 
-    rows = audit_mod.audit(_inventory(cluster_name), list(only) or None)
+    wanted = list(only) or ([g.id for g in gaps() if g.implemented] if implemented else [])
+    rows = audit_mod.audit(_inventory(cluster_name), wanted or None)
     click.echo(json.dumps(audit_mod.as_json(rows), indent=2) if as_json else audit_mod.as_table(rows))
-    sys.exit(1 if any(r.status == "open" for r in rows) else 0)
+    sys.exit(0 if all(r.status == "closed" for r in rows) else 1)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

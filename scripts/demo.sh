@@ -14,8 +14,9 @@ echo "== audit before (exit 1 means gaps are open)"
 hydra audit || true
 echo "== deploy: pyinfra .cluster/inventory.py deploys/site.py"
 pyinfra -y .cluster/inventory.py deploys/site.py
-echo "== audit after"
-hydra audit
+echo "== audit after (G6's workflow and G9 are still open: issue 10; every other gap must be closed)"
+hydra audit || echo "(exit $?: not every gap is closed, see above)"
+hydra audit --implemented
 echo "== smoke suite"
 hydra verify -q
 echo "Done. Tear down with: .venv/bin/hydra cluster down"

@@ -39,3 +39,25 @@ def test_deploy_accepts_every_deploy_file() -> None:
     proc = run("deploy", "nothere")
     assert proc.returncode == 2
     assert "'nothere' is not one of 'ai', 'compute', 'monitoring', 'site', 'storage'" in proc.stderr
+
+
+@pytest.mark.parametrize(("statuses", "code"), [(["closed", "closed"], 0), (["closed", "open"], 1),
+                                                 (["closed", "unknown"], 1)])
+def test_audit_exits_1_unless_every_gap_audited_is_closed(monkeypatch: pytest.MonkeyPatch, statuses: list[str],
+                                                           code: int) -> None:
+    """A gap that cannot be decided (no detector yet, host unreachable) is not closed: the audit must say so."""
+    from click.testing import CliRunner
+
+    from hydra_ops import audit as audit_mod
+    from hydra_ops.cli import main
+
+    seen: list[object] = []
+
+    def fake_audit(inventory: object, only: list[str] | None = None) -> list[audit_mod.AuditRow]:
+        seen.append(only)
+        return [audit_mod.AuditRow(f"G{n}", "t", "h", s, []) for n, s in enumerate(statuses)]
+
+    monkeypatch.setattr(audit_mod, "audit", fake_audit)
+    result = CliRunner().invoke(main, ["audit", "--cluster", "real", "--implemented"])
+    assert result.exit_code == code, result.output
+    assert seen and "G6" not in seen[0] and "G1" in seen[0]  # --implemented leaves the planned gaps out
