@@ -23,6 +23,9 @@ class NginxSiteSummary(FileSummary):
 
 
 def summarize(text: str) -> dict[str, Any]:
+    """Upstreams (method, servers) and listen ports; in an `nginx -T` dump, includes are read in place."""
+    dumped = dict(re.findall(r"^# configuration file (\S+):\n(.*?)(?=^# configuration file |\Z)", text, re.S | re.M))
+    text = re.sub(r"\binclude\s+([^\s;]+)\s*;", lambda m: dumped.get(m[1], m[0]), text)
     text = re.sub(r"#.*", "", text)
     upstreams: dict[str, Any] = {}
     for name, body in re.findall(r"upstream\s+(\S+)\s*\{(.*?)\}", text, re.S):

@@ -21,6 +21,7 @@ SERVICES = {
     "redis": "hydra_ops.services.redis.options:RedisOptions",
     "litellm": "hydra_ops.services.litellm.options:LitellmOptions",
     "agents": "hydra_ops.services.agents.options:AgentsOptions",
+    "monitoring": "hydra_ops.services.monitoring.options:MonitoringOptions",
 }
 
 

@@ -134,10 +134,25 @@ def reference(model: type[Options]) -> Iterator[tuple[str, str, str, str]]:
         yield name, _type_name(info), _default(info), info.description or ""
 
 
+def _unannotated(text: str) -> str:
+    """'Optional[Annotated[str, AfterValidator(...)]]' -> 'Optional[str]' (the constraint is described apart)."""
+    while (start := text.find("Annotated[")) >= 0:
+        depth, i = 0, start + len("Annotated[")
+        base = re.match(r"\w+", text[i:])
+        for j in range(i, len(text)):
+            depth += {"[": 1, "]": -1}.get(text[j], 0)
+            if depth < 0:
+                text = text[:start] + (base[0] if base else "?") + text[j + 1:]
+                break
+        else:
+            break
+    return text
+
+
 def _type_name(info: FieldInfo) -> str:
     """The annotation, plus what a constrained value must be (its validator's words, its bounds)."""
-    text = re.sub(r"<class '(\w+)'>", r"\1", str(info.annotation)).replace("typing.", "")
-    text = re.sub(r"[\w.]+\.(\w+)", r"\1", text)
+    text = _unannotated(re.sub(r"<class '(\w+)'>", r"\1", str(info.annotation)).replace("typing.", ""))
+    text = re.sub(r"Optional\[(\w+)\]", r"\1 or None", re.sub(r"[\w.]+\.(\w+)", r"\1", text))
     notes = [getattr(m.func, "what", "") for m in info.metadata if isinstance(m, AfterValidator)]
     bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in info.metadata}
     if "Ge" in bounds or "Le" in bounds:

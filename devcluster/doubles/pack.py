@@ -53,6 +53,17 @@ def pack_tabbyapi(dest_dir: Path, revision: str = TABBY_DOUBLE_REVISION) -> tupl
     return path, sha
 
 
+def pack_uptime_kuma(dest_dir: Path) -> tuple[Path, str]:
+    """uptime-kuma-double.tar.gz: the double's package under its import path (devcluster.doubles...)."""
+    path = dest_dir / "uptime-kuma-double.tar.gz"
+    entries: list[tuple[str, bytes | None, int]] = [
+        ("devcluster", None, 0), ("devcluster/__init__.py", b"", 0o644), ("devcluster/doubles", None, 0),
+        ("devcluster/doubles/__init__.py", b"", 0o644), ("devcluster/doubles/uptime_kuma_double", None, 0)]
+    for source in sorted((HERE / "uptime_kuma_double").glob("*.py")):
+        entries.append((f"devcluster/doubles/uptime_kuma_double/{source.name}", source.read_bytes(), 0o644))
+    return path, _tarball(path, entries)
+
+
 #: The fake model the local mirror serves in place of Llama 3.3 70B EXL2 (same layout, a few MiB of bytes).
 FAKE_MODEL = {"repo": "hydra-local/Llama-3.3-70B-Instruct-exl2", "revision": "4.0bpw",
               "dest": "Llama-3.3-70B-Instruct-exl2-4.0bpw"}

@@ -13,6 +13,7 @@ from devcluster.doubles.pack import (
     pack_model,
     pack_ollama,
     pack_tabbyapi,
+    pack_uptime_kuma,
 )
 from devcluster.local import image
 from devcluster.local.network import run
@@ -42,12 +43,14 @@ def publish_artifacts(cluster: Cluster) -> dict[str, str]:
     if not (images / base.name).exists():
         os.link(base, images / base.name)  # same filesystem as the cache: no copy
     model = pack_model(out / "hf")
+    kuma, kuma_sha = pack_uptime_kuma(out / "uptime-kuma")
     return {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
             "model_base_url": f"{url}/hf",
             "tabby_url": f"{url}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
             "canary_url": f"{url}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
             "wheels": f"{url}/wheels/", "base_image_url": f"{url}/images/{base.name}",
-            "base_image_sha256": image.sha256(base)}
+            "base_image_sha256": image.sha256(base), "kuma_url": f"{url}/uptime-kuma/{kuma.name}",
+            "kuma_sha256": kuma_sha}
 
 
 def write_access_files(cluster: Cluster) -> None:
@@ -98,8 +101,9 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
         "storage": {"activity_api_url": f"http://{storage}:8700/activity",
                     "stack_base_images": [{"tag": LOCAL_BASE_TAG, "url": artifacts["base_image_url"],
                                            "sha256": artifacts["base_image_sha256"]}],
-                    "stack_builds": local_builds(artifacts["wheels"], gateway,
-                                                 artifacts["ollama_url"], artifacts["ollama_sha256"])},
+                    "stack_builds": local_builds(artifacts["wheels"], gateway, artifacts["ollama_url"],
+                                                 artifacts["ollama_sha256"], artifacts["kuma_url"],
+                                                 artifacts["kuma_sha256"])},
         "all": {"secrets_file": str(secrets.file), "age_key_file": str(secrets.key_file),
                 "sops_config": str(secrets.config)},
     }

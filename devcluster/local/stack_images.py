@@ -12,13 +12,15 @@ LOCAL_BASE_TAG = "hydra-local/base:bookworm-v1"
 LITELLM = ["litellm[proxy]==1.106.2"]
 CREWAI = ["crewai==1.15.30"]
 LANGGRAPH = ["langgraph==1.2.22"]
+#: what the Uptime Kuma double runs on (its Socket.IO server)
+KUMA_DOUBLE = ["python-socketio==5.18.1", "aiohttp==3.14.5"]
 
 #: what redis-py needs on bookworm's Python 3.11.2 (marker python_full_version < "3.11.3"); pip download does not
 #: apply --python-version to python_full_version, so it is mirrored by name
 GUEST_PYTHON_EXTRAS = ["async-timeout>=4.0.3"]
 
 #: package lists mirrored as wheels (each downloaded on its own: they need not resolve together)
-LOCAL_IMAGE_PACKAGES = [LITELLM + GUEST_PYTHON_EXTRAS, CREWAI + GUEST_PYTHON_EXTRAS, LANGGRAPH]
+LOCAL_IMAGE_PACKAGES = [LITELLM + GUEST_PYTHON_EXTRAS, CREWAI + GUEST_PYTHON_EXTRAS, LANGGRAPH, KUMA_DOUBLE]
 
 #: cgroup v1 controllers Docker must write to; nspawn mounts them read-only (DESIGN.md)
 CGROUP_CONTROLLERS = ("cpuset", "memory", "cpu", "cpuacct", "devices", "pids", "blkio", "freezer")
@@ -29,7 +31,8 @@ def wheel_name(spec: str) -> str:
     return re.split(r"[\[=<>!~ ]", spec, maxsplit=1)[0].lower().replace("-", "_")
 
 
-def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: str) -> dict[str, Any]:
+def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: str, kuma_url: str = "",
+                 kuma_sha256: str = "") -> dict[str, Any]:
     """stack_builds for the local cluster: the tags group_data names, built from LOCAL_BASE_TAG (the CPU
     fallback runs the Ollama double: no model weights can be fetched here)."""
     pip = ["--no-index", "--find-links", wheels_url, "--trusted-host", gateway]
@@ -39,7 +42,11 @@ def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: 
                 "vars": {"base": LOCAL_BASE_TAG, "apt_packages": ["python3-venv"], "packages": packages,
                          "pip_args": pip}}
 
-    return {
+    kuma = {"hydra-local/uptime-kuma:1.23.16-double": {
+        "template": "uptime-kuma-double.Dockerfile.j2",
+        "vars": {"base": LOCAL_BASE_TAG, "url": kuma_url, "sha256": kuma_sha256, "packages": KUMA_DOUBLE,
+                 "pip_args": pip}}} if kuma_url else {}
+    return kuma | {
         "hydra-local/redis:7.0.15": {"template": "debian-redis.Dockerfile.j2",
                                      "vars": {"base": LOCAL_BASE_TAG, "uid": 999, "gid": 999}},
         "hydra-local/litellm:1.106.2": python(LITELLM),

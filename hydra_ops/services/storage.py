@@ -27,7 +27,7 @@ class Storage(NamedTuple):
     agents: AgentsOptions
     secret_dir: str
     publish_address: str = ""
-    monitoring: MonitoringOptions | None = None
+    monitoring: MonitoringOptions = MonitoringOptions()
 
 
 def storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Storage:

@@ -151,3 +151,23 @@ class TestStack:
                 assert read_only == str(svc.read_only).lower(), f"{name}: read-only {read_only}"
                 for binding in (b for bs in (json.loads(ports) or {}).values() for b in bs or []):
                     assert binding["HostIp"] not in ("", "0.0.0.0", "::"), f"{name} publishes on every interface"
+
+
+class TestUptimeKuma:
+    """G9 (checklist item 7): Uptime Kuma shows every monitor the inventory calls for, and each is up."""
+
+    def test_every_wanted_monitor_is_present_and_up(self, storage_hosts: list) -> None:
+        from hydra_ops.services.monitoring import kuma
+
+        for target, cfg, _, secrets in storage_hosts:
+            assert cfg.stack.named("uptime-kuma"), f"{target.name}: no uptime-kuma service (G9 not deployed)"
+            url = f"http://{target.address}:{cfg.monitoring.uptime_kuma_port}"
+            api = kuma.connect(url, cfg.monitoring.uptime_kuma_username, secrets["uptime_kuma_password"])
+            try:
+                monitors = {m["name"]: m["id"] for m in api.get_monitors()
+                            if kuma.MARK in str(m.get("description") or "")}
+                assert len(monitors) >= 10, f"{target.name}: only {len(monitors)} monitors"
+                down = [n for n, i in monitors.items() if int(api.get_monitor_status(i)) != 1]
+            finally:
+                api.disconnect()
+            assert down == [], f"{target.name}: not up: {down}"

@@ -70,3 +70,19 @@ def test_litellm_targets_reads_routes_fallbacks_and_cache() -> None:
                       "  cache_params:\n    type: redis\n")
     assert fixed["routes"]["gpt-3.5-turbo"].endswith(":11400") and fixed["cache"] and fixed["cache_type"] == "redis"
     assert fixed["fallbacks"] == {"gpt-3.5-turbo": ["cpu-fallback"]}
+
+
+def test_nginx_dump_reads_included_upstream_lines_in_place() -> None:
+    """`nginx -T` prints each included file after a marker; the LB's per-instance server lines live there."""
+    from facts.nginx import summarize
+
+    dump = ("# configuration file /etc/nginx/conf.d/lb.conf:\nupstream ollama_backend {\n    least_conn;\n"
+            "    include /etc/nginx/hydra-ollama/11434.conf;  # drained there\n    keepalive 32;\n}\n"
+            "upstream ollama_11434 {\n    include /etc/nginx/hydra-ollama/11434.conf;\n"
+            "    server 127.0.0.1:21435 backup;\n}\nserver { listen 0.0.0.0:11400; }\n"
+            "# configuration file /etc/nginx/hydra-ollama/11434.conf:\n"
+            "server 127.0.0.1:21434 max_fails=2 fail_timeout=10s;\n")
+    summary = summarize(dump)
+    assert summary["upstreams"]["ollama_backend"] == {"method": "least_conn", "servers": ["127.0.0.1:21434"]}
+    assert summary["upstreams"]["ollama_11434"]["servers"] == ["127.0.0.1:21434", "127.0.0.1:21435"]
+    assert summary["listen"] == [11400]

@@ -27,6 +27,8 @@ stack_services = {
                    "cpu_pool": "local", "read_only": True},
     "alertmanager": {"image": "hydra-local/alertmanager:0.25.0", "cpuset": "0-1", "mem_limit": "128m",
                      "cpu_pool": "local", "read_only": True},
+    "uptime-kuma": {"image": "hydra-local/uptime-kuma:1.23.16-double", "cpuset": "0-1", "mem_limit": "128m",
+                    "cpu_pool": "local"},
 }
 
 #: 100gb scaled to MB (DESIGN.md: "Redis maxmemory in MB").

@@ -8,6 +8,9 @@ import hashlib
 from hydra_ops.render import render
 from hydra_ops.services.lb.options import LbOptions
 
+#: on each instance's public port: that instance alone (no backup), for monitors
+INSTANCE_HEALTH = "/hydra-ops/instance-health"
+
 
 def site(lb: LbOptions, fronts: list[tuple[int, int]], front_address: str, drain_dir: str | None = None) -> str:
     """The LB over the instances' internal ports, plus each instance's public port served on front_address with
@@ -55,4 +58,5 @@ def _render(lb: LbOptions, fronts: list[tuple[int, int]], front_address: str, st
         send_timeout=lb.lb_proxy_send_timeout, next_upstream_tries=lb.lb_next_upstream_tries,
         extra_directives=lb.lb_extra_directives, fingerprint=stamp, allowed_paths=lb.lb_allowed_paths,
         debug_headers=lb.lb_debug_headers, client_keepalive_timeout=lb.lb_client_keepalive_timeout,
+        health_path=INSTANCE_HEALTH,
     )

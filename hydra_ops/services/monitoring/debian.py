@@ -19,7 +19,8 @@ NODE_DEFAULTS = "/etc/default/prometheus-node-exporter"
 @deploy("Monitoring: exporters")
 def exporters(node_port: int, gpu_port: int | None, lib_dir: str) -> None:
     """node exporter on node_port; the GPU exporter on gpu_port when the host has GPUs (None: it has none)."""
-    apt.packages(name="Monitoring: node exporter (Debian package)", packages=["prometheus-node-exporter"],
+    apt.packages(name="Monitoring: node exporter (Debian package), curl for the readiness checks",
+                 packages=["prometheus-node-exporter", "curl"],
                  no_recommends=True, update=True, cache_time=3600)
     args = files.put(name="Monitoring: node exporter listens on its port",
                      src=StringIO(f'# Managed by hydra-ops\nARGS="--web.listen-address=:{int(node_port)}"\n'),

@@ -3,9 +3,14 @@ stack, the seed's critical-alert thresholds, and where alerts go (the operator's
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
 
-from hydra_ops.settings import Duration, Options, Port, Url
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from hydra_ops.settings import Duration, Label, Options, Port, Url, UserName, pattern
+
+MonitorName = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9][A-Za-z0-9 ._:/()-]*$",
+                                                    "a monitor name (letters, digits, spaces, . _ : / ( ) -)", 150))]
 
 
 class Thresholds(BaseModel):
@@ -17,13 +22,33 @@ class Thresholds(BaseModel):
     disk_percent: float = Field(95, gt=0, le=100, description="Storage Full: a filesystem's use above this.")
 
 
+class Monitor(BaseModel):
+    """One Uptime Kuma monitor an operator adds by hand: an HTTP URL, or a host and TCP port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    name: MonitorName = Field(description="Unique name (hydra-ops finds its monitors by name).")
+    type: Literal["http", "port"] = Field(description="http: GET url answers 2xx; port: TCP connect.")
+    url: Url | None = Field(None, description="For http.")
+    hostname: Label | None = Field(None, description="For port: an address or a name the stack resolves.")
+    port: Port | None = Field(None, description="For port.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Monitor:
+        if self.type == "http" and not self.url:
+            raise ValueError("an http monitor needs url")
+        if self.type == "port" and not (self.hostname and self.port):
+            raise ValueError("a port monitor needs hostname and port")
+        return self
+
+
 class MonitoringOptions(Options):
     """Exporters on every host, Prometheus and Alertmanager on the storage host, the alert rules."""
 
-    prefixes = ("monitoring_", "node_exporter_", "gpu_exporter_", "prometheus_", "alertmanager_", "activity_")
+    prefixes = ("monitoring_", "node_exporter_", "gpu_exporter_", "prometheus_", "alertmanager_", "activity_",
+                "uptime_kuma_")
 
     node_exporter_port: Port = Field(9100, description="Node exporter on every host (seed 001 Part 6).")
-    gpu_exporter_port: Port = Field(9835, description="hydra-ops' nvidia-smi exporter on the GPU hosts.")
+    gpu_exporter_port: Port = Field(9835, description="The nvidia-smi exporter hydra-ops installs on the GPU hosts.")
     prometheus_port: Port = Field(9090, description="Prometheus in the storage stack.")
     alertmanager_port: Port = Field(9093, description="Alertmanager in the storage stack.")
     prometheus_scrape_interval: Duration = Field("15s", description="How often every target is scraped.")
@@ -33,3 +58,19 @@ class MonitoringOptions(Options):
     activity_api_url: Url | None = Field(None, description="Where alerts are POSTed (hydra-tools-api's /activity "
                                                            "on :8700, seed 001 Part 8); None: alerts stay in "
                                                            "Alertmanager.")
+    uptime_kuma_port: Port = Field(3001, description="Uptime Kuma in the storage stack (G9).")
+    uptime_kuma_username: UserName = Field("admin", description="Uptime Kuma's admin; its password is the secret "
+                                                                 "uptime_kuma_password.")
+    uptime_kuma_interval: int = Field(60, ge=20, le=86400, description="Seconds between checks (Uptime Kuma's "
+                                                                       "minimum is 20).")
+    uptime_kuma_extra_monitors: list[Monitor] = Field(
+        default_factory=list, description="Monitors beyond the generated ones (every endpoint this project "
+                                          "deploys), toward the seed's 40+; names must be unique.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> MonitoringOptions:
+        names = [m.name for m in self.uptime_kuma_extra_monitors]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"uptime_kuma_extra_monitors: {', '.join(twice)} named more than once")
+        return self

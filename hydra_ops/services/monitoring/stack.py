@@ -27,6 +27,8 @@ def role_spec(role: str, name: str, o: MonitoringOptions | None) -> dict[str, An
                 "ports": [f"{o.prometheus_port}:{o.prometheus_port}"],
                 "volumes": [f"./{name}/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
                             f"./{name}/{RULES_FILE}:/etc/prometheus/{RULES_FILE}:ro"]}
+    if role == "uptime-kuma":
+        return {"ports": [f"{o.uptime_kuma_port}:3001"]}
     return {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                         f"--web.listen-address=:{o.alertmanager_port}", "--cluster.listen-address="],
             "ports": [f"{o.alertmanager_port}:{o.alertmanager_port}"],
@@ -42,7 +44,7 @@ def monitored_hosts() -> dict[str, tuple[str, bool]]:
 def config_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
     """prometheus.yml + rules and alertmanager.yml in place (old versions backed up); per service, the ops whose
     change needs its restart."""
-    s, o, out = cfg.stack, cfg.monitoring or MonitoringOptions(), {}
+    s, o, out = cfg.stack, cfg.monitoring, {}
     prometheus, alertmanager = s.named("prometheus"), s.named("alertmanager")
     if prometheus:
         files.directory(name=f"Monitoring: {prometheus} config directory", path=f"{s.stack_dir}/{prometheus}",
@@ -59,3 +61,53 @@ def config_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
         out[alertmanager] = [backup.put("Monitoring: alertmanager.yml (alerts to the Activity API)", s.stack_dir,
                                         f"{alertmanager}/alertmanager.yml", alertmanager_yml(o), "644")]
     return out
+
+
+def kuma_url(cfg: Storage) -> str:
+    return f"http://{cfg.publish_address}:{cfg.monitoring.uptime_kuma_port}"
+
+
+def wanted_monitors(cfg: Storage, name: str) -> dict[str, dict[str, Any]]:
+    """The monitors this inventory and group data call for (G9), by name."""
+    from hydra_ops.services.monitoring import kuma
+
+    hosts = [(h.name, str(h.data.get("ssh_hostname") or h.name), set(h.groups), h.data.dict()) for h in inventory]
+    roles = ("litellm", "redis", "postgres", "qdrant", "n8n", "prometheus", "alertmanager")
+    stack = {role: service for role in roles if (service := cfg.stack.named(role))}
+    return kuma.wanted(kuma.endpoints(hosts, stack, cfg.monitoring), cfg.monitoring, name)
+
+
+def uptime_monitors(cfg: Storage) -> None:
+    """G9: Uptime Kuma's monitors in sync with the inventory and the extras. The difference is read before any
+    change (none when Uptime Kuma is not up yet: then all are made once it is), so a second run changes nothing."""
+    from pyinfra import host
+    from pyinfra.operations import python
+
+    from hydra_ops.services.monitoring import kuma
+    from hydra_ops.services.secrets import host_secrets
+
+    if not cfg.stack.named("uptime-kuma"):
+        return
+    want = wanted_monitors(cfg, host.name)
+    password = host_secrets(["uptime_kuma_password"])["uptime_kuma_password"]
+    url, user = kuma_url(cfg), cfg.monitoring.uptime_kuma_username
+    try:
+        api = kuma.connect(url, user, password)
+    except kuma.NotRunning:  # first deploy: everything is made once the stack is up
+        changes = {"create": sorted(want), "update": [], "delete": []}
+    else:
+        try:
+            changes = kuma.plan(api.get_monitors(), want)
+        finally:
+            api.disconnect()
+    if not any(changes.values()):
+        return
+
+    def sync() -> None:
+        client = kuma.connect(url, user, password)
+        try:
+            kuma.apply(client, kuma.plan(client.get_monitors(), want), want)
+        finally:
+            client.disconnect()
+
+    python.call(name=f"G9: Uptime Kuma monitors ({kuma.summary(changes)} of {len(want)})", function=sync)

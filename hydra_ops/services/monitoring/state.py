@@ -41,13 +41,14 @@ def rules_yml(o: MonitoringOptions) -> str:
     """Seed 001 Part 10's critical alerts as Prometheus rules (agent failure rate waits for its metric)."""
     t, wait = o.monitoring_thresholds, o.monitoring_alert_for
     rules = [
-        _rule("VramCritical", f"100 * nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes > {t.vram_percent}",
+        _rule("VramCritical",
+              f"100 * nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes > {t.vram_percent:g}",
               wait, "VRAM on {{ $labels.host }} GPU {{ $labels.gpu }} at {{ $value | printf \"%.1f\" }}%",
               "Reduce context or switch model"),
-        _rule("GpuTempHigh", f"nvidia_smi_temperature_gpu > {t.gpu_temp_c}", wait,
+        _rule("GpuTempHigh", f"nvidia_smi_temperature_gpu > {t.gpu_temp_c:g}", wait,
               "GPU {{ $labels.gpu }} on {{ $labels.host }} at {{ $value }} C", "Check cooling, reduce power limit"),
         _rule("StorageFull", f"100 * (1 - node_filesystem_avail_bytes{{{REAL_FS}}} / "
-                             f"node_filesystem_size_bytes{{{REAL_FS}}}) > {t.disk_percent}",
+                             f"node_filesystem_size_bytes{{{REAL_FS}}}) > {t.disk_percent:g}",
               wait, "{{ $labels.mountpoint }} on {{ $labels.host }} at {{ $value | printf \"%.1f\" }}%",
               "Cleanup or expand array"),
         _rule("TargetDown", "up == 0", wait, "{{ $labels.job }} exporter on {{ $labels.host }} is down",

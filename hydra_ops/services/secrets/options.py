@@ -46,7 +46,8 @@ class SecretsOptions(Options):
                                     "the file, kept outside the repository; SOPS_AGE_KEY_FILE overrides it.")
     secret_names: list[SecretName] = Field(
         default_factory=lambda: ["redis_password", "litellm_master_key", "postgres_password", "tabby_api_key",
-                                 "tabby_admin_key", "qdrant_api_key", "n8n_encryption_key"],
+                                 "tabby_admin_key", "qdrant_api_key", "n8n_encryption_key",
+                                 "uptime_kuma_password"],
         description="Every secret the cluster uses; `hydra secrets init` generates missing ones, `rotate` "
                     "replaces them (seed 000 Part 2.5's three plaintext ones, seed 002's TabbyAPI keys, Qdrant's "
                     "API key and n8n's encryption key).")

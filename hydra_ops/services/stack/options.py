@@ -111,7 +111,8 @@ Name = Annotated[str, AfterValidator(_name)]
 PortMap = Annotated[str, AfterValidator(_port_map)]
 Word = Annotated[str, AfterValidator(_word)]
 #: services the renderers know how to configure; any other service gets image, cores, memory and ports only
-Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n", "prometheus", "alertmanager"]
+Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n", "prometheus", "alertmanager",
+               "uptime-kuma"]
 Capability = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]
 DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,127}$")]
 
@@ -196,6 +197,8 @@ SEED_SERVICES = {
                    "cpu_pool": "observability", "read_only": True},
     "alertmanager": {"image": "prom/alertmanager:v0.27.0", "cpuset": "16-19", "mem_limit": "256m",
                      "cpu_pool": "observability", "read_only": True},
+    "uptime-kuma": {"image": "louislam/uptime-kuma:1.23.16", "cpuset": "16-19", "mem_limit": "512m",
+                    "cpu_pool": "observability"},
 }
 
 

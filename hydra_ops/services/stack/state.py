@@ -25,7 +25,7 @@ QDRANT_ENV = {"QDRANT__SERVICE__API_KEY": "/run/secrets/qdrant_api_key"}
 #: where each role keeps its data inside the container (the mount adopted from an existing project, else a volume)
 DATA = {"redis": "/data", "postgres": "/var/lib/postgresql/data", "ollama-cpu": "/root/.ollama",
         "qdrant": "/qdrant/storage", "n8n": "/home/node/.n8n", "prometheus": "/prometheus",
-        "alertmanager": "/alertmanager"}
+        "alertmanager": "/alertmanager", "uptime-kuma": "/app/data"}
 
 
 def compose(cfg: Storage, *args: str) -> str:
@@ -111,7 +111,7 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
     if role == "n8n":
         return {"environment": {"N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"},
                 "volumes": [f"{secrets}/n8n_encryption_key:/run/secrets/n8n_encryption_key:ro"]}
-    if role in ("prometheus", "alertmanager"):
+    if role in ("prometheus", "alertmanager", "uptime-kuma"):
         from hydra_ops.services.monitoring.stack import role_spec
 
         return role_spec(role, name, cfg.monitoring)
@@ -136,10 +136,11 @@ def readiness(cfg: Storage) -> dict[str, str]:
     if litellm:
         url = f"http://{cfg.publish_address}:{cfg.litellm.litellm_port}/health/readiness"
         checks[litellm] = f"curl -fsS -o /dev/null {url}"
-    for role in ("prometheus", "alertmanager"):
+    o = cfg.monitoring
+    for role, port, path in (("prometheus", o.prometheus_port, "/-/ready"), ("uptime-kuma", o.uptime_kuma_port, "/"),
+                             ("alertmanager", o.alertmanager_port, "/-/ready")):
         name = cfg.stack.named(role)
-        if name and cfg.monitoring:
-            port = cfg.monitoring.prometheus_port if role == "prometheus" else cfg.monitoring.alertmanager_port
-            checks[name] = f"curl -fsS -o /dev/null http://{cfg.publish_address}:{port}/-/ready"
+        if name:
+            checks[name] = f"curl -fsS -o /dev/null http://{cfg.publish_address}:{port}{path}"
     checks.update({service: healthy(service) for service in cfg.agents.agent_frameworks})
     return checks

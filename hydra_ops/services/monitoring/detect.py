@@ -1,0 +1,50 @@
+"""G9 on a live cluster, read-only: every monitor the inventory calls for exists in Uptime Kuma and is up."""
+
+from __future__ import annotations
+
+from pyinfra.api import Host
+
+from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding
+from hydra_ops.validation import ValidationError
+
+
+def uptime(host: Host) -> Finding:
+    """Closed when every wanted monitor is present and its last check was up; the evidence names the others."""
+    from hydra_ops.services.monitoring import kuma
+    from hydra_ops.services.monitoring.stack import kuma_url, wanted_monitors
+    from hydra_ops.services.secrets import host_secrets
+    from hydra_ops.services.storage import storage
+
+    try:
+        cfg = storage(host.data.dict(), host.name)
+        if not cfg.stack.named("uptime-kuma"):
+            return Finding(OPEN, ["no uptime-kuma service in stack_services"])
+        want = wanted_monitors(cfg, host.name)
+        password = host_secrets(["uptime_kuma_password"])["uptime_kuma_password"]
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    try:
+        api = kuma.connect(kuma_url(cfg), cfg.monitoring.uptime_kuma_username, password)
+    except kuma.NotRunning:
+        return Finding(OPEN, [f"Uptime Kuma at {kuma_url(cfg)} does not answer"])
+    except ValidationError as exc:  # login refused: cannot decide
+        return Finding(UNKNOWN, exc.problems)
+    try:
+        have = {m["name"]: m for m in api.get_monitors()}
+        missing = sorted(set(want) - set(have))
+        down = sorted(n for n in want if n in have and not _up(api, have[n]["id"]))
+    finally:
+        api.disconnect()
+    evidence = [f"{len(want)} monitors wanted, {len(want) - len(missing)} present, {len(down)} not up"]
+    evidence += [f"missing: {n}" for n in missing] + [f"not up: {n}" for n in down]
+    return Finding(CLOSED if not missing and not down else OPEN, evidence)
+
+
+def _up(api: object, monitor_id: int) -> bool:
+    """Whether the monitor's last heartbeat was up (no heartbeat yet is not up)."""
+    from uptime_kuma_api import UptimeKumaException
+
+    try:
+        return int(api.get_monitor_status(monitor_id)) == 1  # type: ignore[attr-defined]
+    except UptimeKumaException:
+        return False
