@@ -30,8 +30,6 @@ def endpoints(hosts: Iterable[tuple[str, str, set[str], Mapping[str, Any]]], sta
     storage role to the service name Uptime Kuma reaches it by inside the stack."""
     from hydra_ops.services import compute
     from hydra_ops.services.lb.state import INSTANCE_HEALTH
-    from hydra_ops.services.tabbyapi.options import TabbyOptions
-    from hydra_ops.settings import load
 
     out = []
     for name, addr, groups, data in sorted(hosts, key=lambda h: h[0]):
@@ -44,12 +42,8 @@ def endpoints(hosts: Iterable[tuple[str, str, set[str], Mapping[str, Any]]], sta
             out += [_http(f"{name} ollama :{i.port}", f"http://{addr}:{i.port}{INSTANCE_HEALTH}")
                     for i in ollama.instances]
         if "ai" in groups:
-            # only TabbyAPI's own keys: the host's other services are validated by their own deploys
-            tabby = load(TabbyOptions, {k: v for k, v in data.items() if k in TabbyOptions.model_fields}, name)
-            out.append(_http(f"{name} tabbyapi :{tabby.tabby_port}", f"http://{addr}:{tabby.tabby_port}/health"))
-            if tabby.tabby_canary.port:
-                port = tabby.tabby_canary.port
-                out.append(_http(f"{name} tabbyapi canary :{port}", f"http://{addr}:{port}/health"))
+            for label, port in tabby_ports(data, name):
+                out.append(_http(f"{name} {label} :{port}", f"http://{addr}:{port}/health"))
     http = {"litellm": ("/health/readiness", 4000), "n8n": ("/healthz", 5678), "prometheus": ("/-/ready", 9090),
             "alertmanager": ("/-/ready", 9093)}
     ports = {"redis": 6379, "postgres": 5432, "qdrant": 6333}
@@ -59,6 +53,27 @@ def endpoints(hosts: Iterable[tuple[str, str, set[str], Mapping[str, Any]]], sta
             out.append(_http(f"storage {role}", f"http://{service}:{port}{path}"))
         elif role in ports:
             out.append(_port(f"storage {role}", service, ports[role]))
+    return out
+
+
+def tabby_ports(data: Mapping[str, Any], host: str) -> list[tuple[str, int]]:
+    """TabbyAPI's port and its canary's, checked as ports; only these keys are read (the ai host's other
+    settings are its own deploy's to validate: a monitor needs no pinned source)."""
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as Invalid
+
+    from hydra_ops.services.tabbyapi.options import TabbyOptions
+    from hydra_ops.settings import Port
+
+    port = TypeAdapter(Port)
+    canary = data.get("tabby_canary") or {}
+    try:
+        out = [("tabbyapi", port.validate_python(data.get("tabby_port",
+                                                            TabbyOptions.model_fields["tabby_port"].default)))]
+        if isinstance(canary, Mapping) and canary.get("port") is not None:
+            out.append(("tabbyapi canary", port.validate_python(canary["port"])))
+    except Invalid as exc:
+        raise ValidationError(host, [f"tabby_port / tabby_canary.port: {e['msg']}" for e in exc.errors()]) from None
     return out
 
 
