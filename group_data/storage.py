@@ -18,6 +18,9 @@ secret_files = [
     {"secret": "litellm_master_key", "owner": "root", "group": "root"},
     {"secret": "postgres_password", "owner": "root", "group": "root"},
     {"secret": "tabby_api_key", "owner": "root", "group": "root"},
+    # Uptime Kuma's admin password: kept on the host too, so a deploy after a rotation can log in with the value
+    # still in use and change it (G9).
+    {"secret": "uptime_kuma_password", "owner": "root", "group": "root"},
 ]
 
 #: Where the audit (seed 000 Part 2.5) found the storage stack's secrets in plaintext, for

@@ -18,7 +18,7 @@ from typing import Any
 import socketio
 
 from devcluster.doubles.uptime_kuma_double.monitors import Runner
-from devcluster.doubles.uptime_kuma_double.store import Store, sign_token, verify_token
+from devcluster.doubles.uptime_kuma_double.store import Store, sign_token, verify_password, verify_token
 from devcluster.doubles.uptime_kuma_double.wire import (
     INITIALIZED,
     LOGIN_LIMIT_PER_MINUTE,
@@ -61,7 +61,8 @@ class KumaDouble:
         guarded = {"add": self.add, "editMonitor": self.edit, "deleteMonitor": self.delete,
                    "getMonitor": self.get_monitor, "getMonitorList": self.get_monitor_list,
                    "getMonitorBeats": self.get_beats, "pauseMonitor": self.pause, "resumeMonitor": self.resume,
-                   "clearHeartbeats": self.clear_heartbeats, "getTags": self.get_tags}
+                   "clearHeartbeats": self.clear_heartbeats, "getTags": self.get_tags,
+                   "changePassword": self.change_password}
         for event, handler in guarded.items():
             self.sio.on(event, self._guard(handler))
 
@@ -165,6 +166,20 @@ class KumaDouble:
             return {"ok": False, "msg": "The user is inactive or deleted."}
         await self.after_login(sid, user)
         return {"ok": True}
+
+    async def change_password(self, sid: str, user_id: int, data: Any = None, *_: Any) -> Ack:
+        """The real server's checks: the current password, then the new one's strength."""
+        data = data if isinstance(data, dict) else {}
+        user = self.store.user_by_id(user_id)
+        current, new = data.get("currentPassword"), data.get("newPassword")
+        if user is None or not isinstance(current, str) or \
+                not await asyncio.to_thread(verify_password, current, user["password"]):
+            raise ApiError("Incorrect current password")
+        if too_weak(new):
+            raise ApiError("Password is too weak. It should contain alphabetic and numeric characters. "
+                           "It must be at least 6 characters in length.")
+        await asyncio.to_thread(self.store.set_password, user_id, new)
+        return {"ok": True, "msg": "Password has been updated successfully."}
 
     async def logout(self, sid: str, *_: Any) -> None:
         user_id = self.user_of.pop(sid, None)

@@ -107,6 +107,13 @@ class Store:
         self._save_users()
         return user
 
+    def set_password(self, user_id: int, password: str) -> None:
+        """Replace a user's password (hashed, persisted before returning)."""
+        user = self.user_by_id(user_id)
+        if user is not None:
+            user["password"] = hash_password(password)
+            self._save_users()
+
     def check_login(self, username: Any, password: Any) -> dict[str, Any] | None:
         """The active user with this name and password, else None (the hash is computed either way)."""
         user = self.find_user(username)

@@ -12,6 +12,7 @@ from pyinfra.operations import files
 from hydra_ops.operations import backup
 from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.services.monitoring.state import RULES_FILE, alertmanager_yml, prometheus_yml, rules_yml
+from hydra_ops.validation import ValidationError
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
@@ -91,23 +92,46 @@ def uptime_monitors(cfg: Storage) -> None:
     want = wanted_monitors(cfg, host.name)
     password = host_secrets(["uptime_kuma_password"])["uptime_kuma_password"]
     url, user = kuma_url(cfg), cfg.monitoring.uptime_kuma_username
+    login = password
     try:
         api = kuma.connect(url, user, password)
     except kuma.NotRunning:  # first deploy: everything is made once the stack is up
-        changes = {"create": sorted(want), "update": [], "delete": []}
-    else:
+        api, changes = None, {"create": sorted(want), "update": [], "delete": []}
+    except ValidationError:  # refused: rotated since the last deploy? the host still holds the value in use
+        login = deployed_secret(f"{cfg.secret_dir}/uptime_kuma_password") or password
+        if login == password:
+            raise
+        api = kuma.connect(url, user, login)
+    if api is not None:
         try:
             changes = kuma.plan(api.get_monitors(), want)
         finally:
             api.disconnect()
+    if login != password:
+        changes["password"] = [user]
     if not any(changes.values()):
         return
 
     def sync() -> None:
-        client = kuma.connect(url, user, password)
+        client = kuma.connect(url, user, login)
         try:
+            if login != password:
+                client.change_password(login, password)
             kuma.apply(client, kuma.plan(client.get_monitors(), want), want)
         finally:
             client.disconnect()
 
     python.call(name=f"G9: Uptime Kuma monitors ({kuma.summary(changes)} of {len(want)})", function=sync)
+
+
+def deployed_secret(path: str) -> str | None:
+    """A secret file's content on the host, read over SFTP (never through pyinfra's output); None if absent."""
+    from io import BytesIO
+
+    from pyinfra import host
+    from pyinfra.facts.files import File
+
+    if not host.get_fact(File, path=path):
+        return None
+    buf = BytesIO()
+    return buf.getvalue().decode().strip() if host.get_file(path, buf) else None
