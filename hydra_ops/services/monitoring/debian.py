@@ -6,10 +6,10 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
-from hydra_ops.operations.service import run_and_restart_on_change
+from hydra_ops.operations.service import GPU_GROUPS, run_and_restart_on_change
 from hydra_ops.render import render
 
 EXPORTER = PROJECT_ROOT / "hydra_ops" / "stack_files" / "gpu_exporter.py"
@@ -29,6 +29,8 @@ def exporters(node_port: int, gpu_port: int | None, lib_dir: str) -> None:
                               f"http://127.0.0.1:{int(node_port)}/metrics", 60)
     if gpu_port is None:
         return
+    for group in GPU_GROUPS:  # the unit joins them; on a host not yet deployed by G1/G10 they may not exist
+        server.group(name=f"Monitoring: GPU device group {group}", group=group, system=True)
     files.directory(name="Monitoring: helper directory", path=lib_dir, mode="755")
     script = files.put(name="Monitoring: nvidia-smi exporter", src=str(EXPORTER), dest=f"{lib_dir}/gpu-exporter.py",
                        mode="755")
