@@ -21,6 +21,8 @@ secret_files = [
     # Uptime Kuma's admin password: kept on the host too, so a deploy after a rotation can log in with the value
     # still in use and change it (G9).
     {"secret": "uptime_kuma_password", "owner": "root", "group": "root"},
+    # n8n's owner password, for the same reason (G6).
+    {"secret": "n8n_owner_password", "owner": "root", "group": "root"},
 ]
 
 #: Where the audit (seed 000 Part 2.5) found the storage stack's secrets in plaintext, for
@@ -52,3 +54,7 @@ compose_command = ["docker", "compose"]
 #: Secret files on persistent storage that keeps POSIX owner and mode (not /boot: FAT), 0700 root. If appdata is
 #: exported over SMB/NFS, choose a path on a pool that is not (e.g. /mnt/cache/hydra-secrets).
 secret_dir = "/mnt/user/appdata/hydra-secrets"
+
+#: Where alerts go, from Alertmanager and from the G6 workflow: the operator's hydra-tools-api on this host
+#: (seed 001 Part 10: `POST http://192.168.1.244:8700/activity`). Default None (alerts stay in Alertmanager).
+activity_api_url = "http://192.168.1.244:8700/activity"

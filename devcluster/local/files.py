@@ -16,6 +16,7 @@ from devcluster.doubles.pack import (
     pack_uptime_kuma,
 )
 from devcluster.local import image
+from devcluster.local.n8n_bundle import ensure_n8n
 from devcluster.local.network import run
 from devcluster.local.spec import HERE
 from devcluster.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, local_builds, wheel_name
@@ -44,13 +45,16 @@ def publish_artifacts(cluster: Cluster) -> dict[str, str]:
         os.link(base, images / base.name)  # same filesystem as the cache: no copy
     model = pack_model(out / "hf")
     kuma, kuma_sha = pack_uptime_kuma(out / "uptime-kuma")
+    n8n, n8n_sha = ensure_n8n()
+    if not (images / n8n.name).exists():
+        os.link(n8n, images / n8n.name)
     return {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
             "model_base_url": f"{url}/hf",
             "tabby_url": f"{url}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
             "canary_url": f"{url}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
             "wheels": f"{url}/wheels/", "base_image_url": f"{url}/images/{base.name}",
             "base_image_sha256": image.sha256(base), "kuma_url": f"{url}/uptime-kuma/{kuma.name}",
-            "kuma_sha256": kuma_sha}
+            "kuma_sha256": kuma_sha, "n8n_url": f"{url}/images/{n8n.name}", "n8n_sha256": n8n_sha}
 
 
 def write_access_files(cluster: Cluster) -> None:
@@ -103,7 +107,8 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
                                            "sha256": artifacts["base_image_sha256"]}],
                     "stack_builds": local_builds(artifacts["wheels"], gateway, artifacts["ollama_url"],
                                                  artifacts["ollama_sha256"], artifacts["kuma_url"],
-                                                 artifacts["kuma_sha256"])},
+                                                 artifacts["kuma_sha256"], artifacts["n8n_url"],
+                                                 artifacts["n8n_sha256"])},
         "all": {"secrets_file": str(secrets.file), "age_key_file": str(secrets.key_file),
                 "sops_config": str(secrets.config)},
     }

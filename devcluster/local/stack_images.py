@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 LOCAL_BASE_TAG = "hydra-local/base:bookworm-v1"
+#: the real n8n, from its npm release (devcluster/local/n8n_bundle.py)
+N8N_TAG = "hydra-local/n8n:1.72.1"
 
 LITELLM = ["litellm[proxy]==1.106.2"]
 CREWAI = ["crewai==1.15.30"]
@@ -32,7 +34,7 @@ def wheel_name(spec: str) -> str:
 
 
 def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: str, kuma_url: str = "",
-                 kuma_sha256: str = "") -> dict[str, Any]:
+                 kuma_sha256: str = "", n8n_url: str = "", n8n_sha256: str = "") -> dict[str, Any]:
     """stack_builds for the local cluster: the tags group_data names, built from LOCAL_BASE_TAG (the CPU
     fallback runs the Ollama double: no model weights can be fetched here)."""
     pip = ["--no-index", "--find-links", wheels_url, "--trusted-host", gateway]
@@ -46,7 +48,9 @@ def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: 
         "template": "uptime-kuma-double.Dockerfile.j2",
         "vars": {"base": LOCAL_BASE_TAG, "url": kuma_url, "sha256": kuma_sha256, "packages": KUMA_DOUBLE,
                  "pip_args": pip}}} if kuma_url else {}
-    return kuma | {
+    n8n = {N8N_TAG: {"template": "n8n-bundle.Dockerfile.j2",
+                     "vars": {"base": LOCAL_BASE_TAG, "url": n8n_url, "sha256": n8n_sha256}}} if n8n_url else {}
+    return kuma | n8n | {
         "hydra-local/redis:7.0.15": {"template": "debian-redis.Dockerfile.j2",
                                      "vars": {"base": LOCAL_BASE_TAG, "uid": 999, "gid": 999}},
         "hydra-local/litellm:1.106.2": python(LITELLM),

@@ -24,7 +24,7 @@ EXPECTED = {
     "hydra-ai gpu exporter", "hydra-compute gpu exporter",
     "hydra-compute ollama LB :11400", "hydra-compute ollama :11434", "hydra-compute ollama :11435",
     "hydra-ai tabbyapi :5000", "hydra-ai tabbyapi canary :5001",
-    "storage litellm", "storage redis", "storage prometheus", "storage alertmanager",
+    "storage litellm", "storage redis", "storage prometheus", "storage alertmanager", "storage n8n",
 }
 
 

@@ -171,3 +171,27 @@ class TestUptimeKuma:
             finally:
                 api.disconnect()
             assert down == [], f"{target.name}: not up: {down}"
+
+
+class TestResourceMonitor:
+    """G6 (checklist item 6): n8n runs the resource-monitor workflow: present and active, and a run started now
+    through n8n's own CLI succeeds and is recorded as the workflow's last run."""
+
+    def test_workflow_is_active_and_a_run_succeeds(self, storage_hosts: list) -> None:
+        from hydra_ops.services.monitoring import n8n
+
+        for target, cfg, host, secrets in storage_hosts:
+            name, o = cfg.stack.named("n8n"), cfg.monitoring
+            assert name, f"{target.name}: no n8n service (G6 not deployed)"
+            project = cfg.stack.compose_project
+            cid = host.check_output(f"docker ps -q --filter label=com.docker.compose.project={project}"
+                                    f" --filter label=com.docker.compose.service={name} --filter status=running")
+            assert cid, f"{target.name}: n8n is not running"
+            active = host.check_output(f"docker exec {cid} n8n list:workflow --active=true --onlyId")
+            assert o.resource_monitor_id in active.split(), f"{target.name}: workflow not active: {active!r}"
+            run = host.run(f"docker exec {cid} n8n execute --id={o.resource_monitor_id} --rawOutput")
+            assert run.rc == 0, f"{target.name}: the workflow's run failed: {run.stderr[-500:]}"
+            api = n8n.connect(f"http://{target.address}:{o.n8n_port}", o.n8n_owner_email,
+                              secrets["n8n_owner_password"])
+            last = api.last_execution(o.resource_monitor_id)
+            assert last and last["status"] == "success" and last["mode"] == "cli", last

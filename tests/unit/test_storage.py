@@ -164,7 +164,11 @@ def test_every_port_has_an_address_and_every_container_is_hardened(storage_data:
     assert qdrant["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and qdrant["command"] == ["./entrypoint.sh"]
     assert "/mnt/user/appdata/hydra-secrets/qdrant_api_key:/run/secrets/qdrant_api_key:ro" in qdrant["volumes"]
     assert "qdrant-data:/qdrant/storage" in qdrant["volumes"]
-    assert n8n["environment"] == {"N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"}
+    assert n8n["environment"]["N8N_ENCRYPTION_KEY_FILE"] == "/run/secrets/n8n_encryption_key"
+    # nothing n8n would send outside the cluster: telemetry, version checks, templates
+    assert all(n8n["environment"][k] == "false" for k in ("N8N_DIAGNOSTICS_ENABLED", "N8N_TEMPLATES_ENABLED",
+                                                         "N8N_VERSION_NOTIFICATIONS_ENABLED"))
+    assert n8n["ports"] == ["192.168.1.244:5678:5678"] and "./n8n/workflows:/hydra/workflows:ro" in n8n["volumes"]
     assert n8n["user"] == "1000:1000" and "n8n-data:/home/node/.n8n" in n8n["volumes"]
 
 

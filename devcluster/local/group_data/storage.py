@@ -29,6 +29,9 @@ stack_services = {
                      "cpu_pool": "local", "read_only": True},
     "uptime-kuma": {"image": "hydra-local/uptime-kuma:1.23.16-double", "cpuset": "0-1", "mem_limit": "128m",
                     "cpu_pool": "local"},
+    # the real n8n (from npm); its CLI runs beside the server in the same container during a deploy
+    "n8n": {"image": "hydra-local/n8n:1.72.1", "cpuset": "0-1", "mem_limit": "1g", "cpu_pool": "local",
+            "user": "1000:1000"},
 }
 
 #: 100gb scaled to MB (DESIGN.md: "Redis maxmemory in MB").

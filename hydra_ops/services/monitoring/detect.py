@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from pyinfra.api import Host
 
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding
@@ -48,3 +50,45 @@ def _up(api: object, monitor_id: int) -> bool:
         return int(api.get_monitor_status(monitor_id)) == 1  # type: ignore[attr-defined]
     except UptimeKumaException:
         return False
+
+
+def resource_monitor(host: Host) -> Finding:
+    """G6 closed when n8n runs the generated workflow (present, as generated, active) and its last run, within
+    two intervals (plus five minutes), succeeded."""
+    from datetime import datetime, timedelta
+
+    from facts.n8n import N8nWorkflow
+    from hydra_ops.services.monitoring import n8n
+    from hydra_ops.services.monitoring.stack import n8n_url, wanted_workflow
+    from hydra_ops.services.monitoring.workflow import differences
+    from hydra_ops.services.secrets import host_secrets
+    from hydra_ops.services.storage import storage
+
+    try:
+        cfg = storage(host.data.dict(), host.name)
+        o, name = cfg.monitoring, cfg.stack.named("n8n")
+        if not name or not cfg.stack.named("prometheus") or not o.activity_api_url:
+            return Finding(OPEN, ["the stack needs n8n and prometheus, and activity_api_url must be set"])
+        want = wanted_workflow(cfg)
+        password = host_secrets(["n8n_owner_password"])["n8n_owner_password"]
+    except ValidationError as exc:
+        return Finding(UNKNOWN, [str(exc)])
+    diff = differences(host.get_fact(N8nWorkflow, project=cfg.stack.compose_project, service=name,
+                                     workflow_id=want["id"]), want)
+    if diff:
+        return Finding(OPEN, [f"workflow {want['id']}: {d}" for d in diff])
+    try:
+        last = n8n.connect(n8n_url(cfg), o.n8n_owner_email, password).last_execution(want["id"])
+    except n8n.NotRunning:
+        return Finding(OPEN, [f"n8n at {n8n_url(cfg)} does not answer"])
+    except n8n.N8nError as exc:  # login refused: cannot decide
+        return Finding(UNKNOWN, [str(exc)])
+    if not last:
+        return Finding(OPEN, [f"workflow {want['id']} is active but has never run"])
+    started = datetime.fromisoformat(str(last["startedAt"]).replace("Z", "+00:00"))
+    age = datetime.now(UTC) - started
+    evidence = [f"workflow {want['id']} active, as generated; last run {last['status']} ({last['mode']}), "
+                f"{int(age.total_seconds())} s ago"]
+    fresh = age <= timedelta(minutes=2 * o.resource_monitor_minutes + 5)
+    return Finding(CLOSED if last["status"] == "success" and fresh else OPEN,
+                   evidence + ([] if fresh else ["last run is older than two intervals"]))

@@ -13,6 +13,11 @@ MonitorName = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9][A-Za-z0-9 ._:
                                                     "a monitor name (letters, digits, spaces, . _ : / ( ) -)", 150))]
 
 
+Email = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+                                              "an e-mail address", 254))]
+WorkflowId = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9]{8,36}$", "8-36 letters and digits", 36))]
+
+
 class Thresholds(BaseModel):
     """Seed 001 Part 10's critical alerts."""
 
@@ -45,7 +50,7 @@ class MonitoringOptions(Options):
     """Exporters on every host, Prometheus and Alertmanager on the storage host, the alert rules."""
 
     prefixes = ("monitoring_", "node_exporter_", "gpu_exporter_", "prometheus_", "alertmanager_", "activity_",
-                "uptime_kuma_")
+                "uptime_kuma_", "n8n_", "resource_monitor_")
 
     node_exporter_port: Port = Field(9100, description="Node exporter on every host (seed 001 Part 6).")
     gpu_exporter_port: Port = Field(9835, description="The nvidia-smi exporter hydra-ops installs on the GPU hosts.")
@@ -58,6 +63,15 @@ class MonitoringOptions(Options):
     activity_api_url: Url | None = Field(None, description="Where alerts are POSTed (hydra-tools-api's /activity "
                                                            "on :8700, seed 001 Part 8); None: alerts stay in "
                                                            "Alertmanager.")
+    n8n_port: Port = Field(5678, description="The n8n service of the storage stack (G6), published on "
+                                                 "stack_publish_address.")
+    n8n_owner_email: Email = Field("ops@hydra.invalid", description="The owner account of n8n (set up by the deploy; "
+                                                                    "its password is the secret n8n_owner_password).")
+    resource_monitor_minutes: int = Field(15, ge=1, le=59, description="G6: how often the workflow checks "
+                                                                       "(seed 000 Gap 6: every 15 minutes).")
+    resource_monitor_id: WorkflowId = Field("hydraOpsResourceMon", description="The workflow's id in n8n (import "
+                                            "updates this one workflow in place, never a second copy).")
+    resource_monitor_name: MonitorName = Field("hydra-ops resource monitor (G6)", description="Its name in n8n.")
     uptime_kuma_port: Port = Field(3001, description="Uptime Kuma in the storage stack (G9).")
     uptime_kuma_username: UserName = Field("admin", description="Uptime Kuma's admin; its password is the secret "
                                                                  "uptime_kuma_password.")

@@ -3,6 +3,8 @@ command-line interface) and their configuration files, generated from the invent
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from pyinfra import inventory
@@ -12,15 +14,28 @@ from pyinfra.operations import files
 from hydra_ops.operations import backup
 from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.services.monitoring.state import RULES_FILE, alertmanager_yml, prometheus_yml, rules_yml
+from hydra_ops.services.monitoring.workflow import CONTAINER_DIR, WORKFLOW_FILE, workflow
+from hydra_ops.services.monitoring.workflow import differences as workflow_differences
 from hydra_ops.validation import ValidationError
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
 
 
-def role_spec(role: str, name: str, o: MonitoringOptions | None) -> dict[str, Any]:
-    """The compose keys of the prometheus or alertmanager role (config mounted read-only from ./<name>/)."""
+#: n8n's settings that would reach outside the cluster (telemetry, version checks, templates) or weaken it
+N8N_ENV = {"N8N_DIAGNOSTICS_ENABLED": "false", "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
+           "N8N_TEMPLATES_ENABLED": "false", "N8N_PERSONALIZATION_ENABLED": "false",
+           "N8N_HIRING_BANNER_ENABLED": "false", "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "true",
+           "N8N_PORT": "5678", "N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"}
+
+
+def role_spec(role: str, name: str, o: MonitoringOptions | None, secret_dir: str) -> dict[str, Any]:
+    """The compose keys of a monitoring role (config mounted read-only from ./<name>/)."""
     o = o or MonitoringOptions()
+    if role == "n8n":
+        return {"environment": dict(N8N_ENV), "ports": [f"{o.n8n_port}:5678"],
+                "volumes": [f"{secret_dir}/n8n_encryption_key:/run/secrets/n8n_encryption_key:ro",
+                            f"./{name}/workflows:{CONTAINER_DIR}:ro"]}
     if role == "prometheus":
         return {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
                             f"--storage.tsdb.retention.time={o.prometheus_retention}",
@@ -61,7 +76,76 @@ def config_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
                         mode="755")
         out[alertmanager] = [backup.put("Monitoring: alertmanager.yml (alerts to the Activity API)", s.stack_dir,
                                         f"{alertmanager}/alertmanager.yml", alertmanager_yml(o), "644")]
+    n8n = s.named("n8n")
+    if n8n:  # read by the import below, not by the running n8n: a change restarts nothing here
+        files.directory(name=f"G6: {n8n} workflows directory", path=f"{s.stack_dir}/{n8n}/workflows", mode="755")
+        if o.activity_api_url and prometheus:
+            backup.put("G6: the resource-monitor workflow (checks from the inventory and thresholds)", s.stack_dir,
+                       f"{n8n}/workflows/{WORKFLOW_FILE}", json.dumps([wanted_workflow(cfg)], indent=1) + "\n",
+                       "644")
     return out
+
+
+def wanted_workflow(cfg: Storage) -> dict[str, Any]:
+    """G6's workflow for this inventory: Prometheus as the stack reaches it, alerts to the Activity API."""
+    o, prometheus = cfg.monitoring, cfg.stack.named("prometheus")
+    return workflow(o, sorted(monitored_hosts()), f"http://{prometheus}:{o.prometheus_port}",
+                    str(o.activity_api_url))
+
+
+def n8n_url(cfg: Storage) -> str:
+    return f"http://{cfg.publish_address}:{cfg.monitoring.n8n_port}"
+
+
+def resource_monitor(cfg: Storage) -> None:
+    """G6: the workflow imported and active in n8n, exactly as generated, through n8n's own CLI (an import
+    leaves a workflow inactive, and activation is read at start: the service restarts once); then the owner
+    account, set up with the password from the store, or changed after a rotation."""
+    from pyinfra import host
+    from pyinfra.operations import python, server
+
+    from facts.n8n import N8nWorkflow
+    from hydra_ops.services.monitoring import n8n
+    from hydra_ops.services.secrets import host_secrets
+    from hydra_ops.services.stack.state import compose
+
+    s, o = cfg.stack, cfg.monitoring
+    name = s.named("n8n")
+    if not name:
+        return
+    password = host_secrets(["n8n_owner_password"])["n8n_owner_password"]
+    n8n.check_password(password, host.name)
+    if o.activity_api_url and s.named("prometheus"):
+        want = wanted_workflow(cfg)
+        have = host.get_fact(N8nWorkflow, project=s.compose_project, service=name, workflow_id=want["id"])
+        diff = workflow_differences(have, want)
+        if diff:
+            run = compose(cfg, "exec", "-T", name, "n8n")
+            ready = f"curl -fsS -o /dev/null {n8n_url(cfg)}/rest/settings"
+            server.shell(name=f"G6: import and activate the resource monitor ({'; '.join(diff)})", commands=[
+                f"{run} import:workflow --input={CONTAINER_DIR}/{WORKFLOW_FILE}",
+                f"{run} update:workflow --id={want['id']} --active=true",
+                compose(cfg, "restart", name),
+                f"timeout 120 sh -c {shlex.quote(f'until {ready}; do sleep 0.5; done')}"])
+    login = password
+    try:
+        n8n.connect(n8n_url(cfg), o.n8n_owner_email, password)
+        return
+    except n8n.NotRunning:  # first deploy: set up once the stack is up
+        pass
+    except n8n.N8nError:  # refused: rotated since the last deploy? the host still holds the value in use
+        login = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password") or password
+        if login == password:
+            raise
+
+    def owner() -> None:
+        n8n.wait_until_serving(n8n_url(cfg))
+        api = n8n.connect(n8n_url(cfg), o.n8n_owner_email, login)
+        if login != password:
+            api.change_password(login, password)
+
+    python.call(name="G6: n8n owner account" + (" (password rotated)" if login != password else ""),
+                function=owner)
 
 
 def kuma_url(cfg: Storage) -> str:

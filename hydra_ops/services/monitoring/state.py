@@ -37,19 +37,40 @@ def prometheus_yml(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]], 
     return _yaml(doc)
 
 
+#: seed 001 Part 10's resource alerts: alert name -> (threshold field, PromQL of the value per GPU or filesystem)
+MEASURES = {
+    "VramCritical": ("vram_percent", "100 * nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes"),
+    "GpuTempHigh": ("gpu_temp_c", "nvidia_smi_temperature_gpu"),
+    "StorageFull": ("disk_percent", f"100 * (1 - node_filesystem_avail_bytes{{{REAL_FS}}} / "
+                                    f"node_filesystem_size_bytes{{{REAL_FS}}})"),
+}
+
+
+def checks(o: MonitoringOptions, hosts: list[str]) -> list[dict[str, Any]]:
+    """What the G6 workflow asks Prometheus each run: each measure against its threshold, and each inventory
+    host's node exporter (a host with no samples is an alert too)."""
+    t = o.monitoring_thresholds
+    out = [{"alert": name, "metric": field, "expr": expr, "above": getattr(t, field)}
+           for name, (field, expr) in MEASURES.items()]
+    return out + [{"alert": "ExporterDown", "metric": "node_exporter_up", "expr": f'up{{job="node",host="{h}"}}',
+                   "below": 1, "host": h} for h in sorted(hosts)]
+
+
 def rules_yml(o: MonitoringOptions) -> str:
     """Seed 001 Part 10's critical alerts as Prometheus rules (agent failure rate waits for its metric)."""
     t, wait = o.monitoring_thresholds, o.monitoring_alert_for
+
+    def over(name: str) -> str:
+        field, expr = MEASURES[name]
+        return f"{expr} > {getattr(t, field):g}"
     rules = [
-        _rule("VramCritical",
-              f"100 * nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes > {t.vram_percent:g}",
-              wait, "VRAM on {{ $labels.host }} GPU {{ $labels.gpu }} at {{ $value | printf \"%.1f\" }}%",
+        _rule("VramCritical", over("VramCritical"), wait,
+              "VRAM on {{ $labels.host }} GPU {{ $labels.gpu }} at {{ $value | printf \"%.1f\" }}%",
               "Reduce context or switch model"),
-        _rule("GpuTempHigh", f"nvidia_smi_temperature_gpu > {t.gpu_temp_c:g}", wait,
-              "GPU {{ $labels.gpu }} on {{ $labels.host }} at {{ $value }} C", "Check cooling, reduce power limit"),
-        _rule("StorageFull", f"100 * (1 - node_filesystem_avail_bytes{{{REAL_FS}}} / "
-                             f"node_filesystem_size_bytes{{{REAL_FS}}}) > {t.disk_percent:g}",
-              wait, "{{ $labels.mountpoint }} on {{ $labels.host }} at {{ $value | printf \"%.1f\" }}%",
+        _rule("GpuTempHigh", over("GpuTempHigh"), wait, "GPU {{ $labels.gpu }} on {{ $labels.host }} at {{ $value }} C",
+              "Check cooling, reduce power limit"),
+        _rule("StorageFull", over("StorageFull"), wait,
+              "{{ $labels.mountpoint }} on {{ $labels.host }} at {{ $value | printf \"%.1f\" }}%",
               "Cleanup or expand array"),
         _rule("TargetDown", "up == 0", wait, "{{ $labels.job }} exporter on {{ $labels.host }} is down",
               "Check the exporter's service"),

@@ -47,10 +47,10 @@ class SecretsOptions(Options):
     secret_names: list[SecretName] = Field(
         default_factory=lambda: ["redis_password", "litellm_master_key", "postgres_password", "tabby_api_key",
                                  "tabby_admin_key", "qdrant_api_key", "n8n_encryption_key",
-                                 "uptime_kuma_password"],
+                                 "uptime_kuma_password", "n8n_owner_password"],
         description="Every secret the cluster uses; `hydra secrets init` generates missing ones, `rotate` "
                     "replaces them (seed 000 Part 2.5's three plaintext ones, seed 002's TabbyAPI keys, Qdrant's "
-                    "API key and n8n's encryption key).")
+                    "API key, n8n's encryption key, the Uptime Kuma and n8n owner passwords).")
     secret_dir: AbsPath = Field("/etc/hydra/secrets", description="Directory on hosts holding secret files "
                                                                   "(0700, root).")
     secret_files: list[SecretFile] = Field(default_factory=list, description="Secrets this host receives as "

@@ -29,7 +29,7 @@ def deploy_stack() -> None:
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway
     from hydra_ops.services.litellm.options import secret_env
     from hydra_ops.services.monitoring.stack import config_files as monitoring_files
-    from hydra_ops.services.monitoring.stack import uptime_monitors
+    from hydra_ops.services.monitoring.stack import resource_monitor, uptime_monitors
     from hydra_ops.services.redis import debian as redis
     from hydra_ops.services.redis.options import check_secret_values
     from hydra_ops.services.secrets import host_secrets, secret_files
@@ -72,3 +72,4 @@ def deploy_stack() -> None:
     if cpu_name:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)
+    resource_monitor(cfg)

@@ -187,8 +187,7 @@ SEED_SERVICES = {
               "read_only": True},
     "qdrant": {"image": "qdrant/qdrant:v1.12.4", "cpuset": "12-15", "mem_limit": "16g", "cpu_pool": "cache",
                "ports": ["127.0.0.1:6333:6333"]},
-    "n8n": {"image": "n8nio/n8n:1.72.1", "cpuset": "20-27", "mem_limit": "8g", "ports": ["5678:5678"],
-            "user": "1000:1000"},
+    "n8n": {"image": "n8nio/n8n:1.72.1", "cpuset": "20-27", "mem_limit": "8g", "user": "1000:1000"},
     "crewai": {"image": "hydra/crewai:1.15.30", "cpuset": "28-35", "mem_limit": "16g"},  # writes ~/.local
     "langgraph": {"image": "hydra/langgraph:1.2.22", "cpuset": "36-43", "mem_limit": "16g"},
     "litellm": {"image": "ghcr.io/berriai/litellm:main-v1.106.2", "cpuset": "44-47", "mem_limit": "8g"},

@@ -108,13 +108,10 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
         return {"entrypoint": ["/bin/sh", "/hydra/secrets-env.sh"], "command": ["./entrypoint.sh"],
                 "volumes": [f"./{name}/secrets-env.sh:/hydra/secrets-env.sh:ro",
                             f"{secrets}/qdrant_api_key:/run/secrets/qdrant_api_key:ro"]}
-    if role == "n8n":
-        return {"environment": {"N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"},
-                "volumes": [f"{secrets}/n8n_encryption_key:/run/secrets/n8n_encryption_key:ro"]}
-    if role in ("prometheus", "alertmanager", "uptime-kuma"):
+    if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma"):
         from hydra_ops.services.monitoring.stack import role_spec
 
-        return role_spec(role, name, cfg.monitoring)
+        return role_spec(role, name, cfg.monitoring, secrets)
     if role == "postgres":
         return {"environment": {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
                 "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"]}
@@ -138,7 +135,8 @@ def readiness(cfg: Storage) -> dict[str, str]:
         checks[litellm] = f"curl -fsS -o /dev/null {url}"
     o = cfg.monitoring
     for role, port, path in (("prometheus", o.prometheus_port, "/-/ready"), ("uptime-kuma", o.uptime_kuma_port, "/"),
-                             ("alertmanager", o.alertmanager_port, "/-/ready")):
+                             ("alertmanager", o.alertmanager_port, "/-/ready"),
+                             ("n8n", o.n8n_port, "/rest/settings")):
         name = cfg.stack.named(role)
         if name:
             checks[name] = f"curl -fsS -o /dev/null http://{cfg.publish_address}:{port}{path}"
