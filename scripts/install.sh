@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(debootstrap systemd-container iptables iproute2 openssh-client age curl ca-certificates shellcheck nix-bin)
+need=(debootstrap systemd-container iptables iproute2 openssh-client age curl ca-certificates shellcheck nix-bin
+      g++ make)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -12,6 +13,16 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+# Node.js and npm build the local cluster's n8n from the npm registry (its SQLite driver compiles against the Node.js
+# headers). A Node.js already installed (e.g. from NodeSource, which ships its headers) is used as it is.
+if ! command -v npm >/dev/null || [ ! -e /usr/include/node/node_api.h ]; then
+  if dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+    echo "NodeSource's nodejs is installed without npm or its headers: reinstall that package" >&2; exit 1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm libnode-dev
 fi
 
 # nginx's binary checks generated configs in the unit tests (nginx -t -c); it must not start a server here.

@@ -10,9 +10,9 @@ import pytest
 from devcluster.local.cluster import Cluster
 
 ARTIFACTS = {k: f"http://10.213.7.1:8808/{k}" for k in (
-    "ollama_url", "tabby_url", "canary_url", "wheels", "model_base_url", "base_image_url", "kuma_url")}
+    "ollama_url", "tabby_url", "canary_url", "wheels", "model_base_url", "base_image_url", "kuma_url", "n8n_url")}
 ARTIFACTS.update({k: "a" * 64 for k in ("ollama_sha256", "tabby_sha256", "canary_sha256", "base_image_sha256",
-                                        "kuma_sha256")})
+                                        "kuma_sha256", "n8n_sha256")})
 ARTIFACTS["model"] = {"repo": "o/m", "revision": "r", "dest": "d", "files": {"config.json": "b" * 64}}
 
 

@@ -117,7 +117,7 @@ def test_host_facts_bound_cpus_and_memory(storage_data: dict[str, Any]) -> None:
         check_host(cfg.stack, cfg.redis, {"cpus": [0, 1], "mem_bytes": 24 * 1024 ** 3})
     text = str(err.value)
     assert "stack_services.postgres.cpuset: '8-11' names cores 8,9,10,11 the host does not have" in text
-    assert "mem_limits add up to 225.8 GiB + host_memory_headroom 24.0 GiB" in text
+    assert "mem_limits add up to 225.9 GiB + host_memory_headroom 24.0 GiB" in text
     assert "redis_maxmemory: 100gb + host_memory_headroom leaves the host no room" in text
 
 

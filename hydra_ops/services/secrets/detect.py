@@ -31,22 +31,22 @@ def detect(host: Host) -> Finding:
 
 def plaintext(host: Host, sources: dict[str, dict[str, str]]) -> tuple[list[str], bool]:
     """Evidence per listed file (key names only), and whether none still holds a plaintext value."""
-    from io import BytesIO
-
+    from hydra_ops.remote import Unreadable, read_file
     from hydra_ops.secrets_audit import scan
     from hydra_ops.services.secrets.options import is_dotenv
 
     evidence, clean = [], True
     for path, keys in sources.items():
-        if not host.get_fact(File, path=path):
-            evidence.append(f"{path}: absent")
-            continue
-        buf = BytesIO()
-        if not host.get_file(path, buf):
+        try:
+            content = read_file(host, path)
+        except Unreadable:
             evidence.append(f"{path}: unreadable")
             clean = False
             continue
-        found = scan(buf.getvalue().decode(errors="replace"), keys, is_dotenv(path))
+        if content is None:
+            evidence.append(f"{path}: absent")
+            continue
+        found = scan(content.decode(errors="replace"), keys, is_dotenv(path))
         clean &= not found.values and not found.problems
         evidence.append(f"{path}: " + (f"plaintext at {', '.join(sorted(found.values))}" if found.values
                                        else "; ".join(found.problems) or "references only"))

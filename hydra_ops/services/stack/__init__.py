@@ -38,15 +38,20 @@ def deploy_stack() -> None:
     from hydra_ops.services.stack.project import existing_compose
     from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc
     from hydra_ops.services.storage import storage
+    from hydra_ops.validation import ValidationError
 
     cfg = storage(host.data.dict(), host.name)
     s = cfg.stack
     platform = current()
     if platform == "unraid":
         unraid.check_host(cfg, host.name)
+    elif s.named("node-exporter"):
+        raise ValidationError(host.name, ["stack_services: a node-exporter service is for Unraid only; on "
+                                          f"{platform} deploys/monitoring.py installs the node exporter on the host"])
     check_host(s, cfg.redis, host.get_fact(HostResources), host.name)
     existing = existing_compose(f"{s.stack_dir}/{COMPOSE_FILE}")
-    check_ports(compose_doc(cfg, existing), s.stack_services, s.compose_project, host.get_fact(PortHolders),
+    doc = compose_doc(cfg, existing)
+    check_ports(doc, s.stack_services, s.compose_project, host.get_fact(PortHolders),
                 host.name)
     redis_name, litellm_name, cpu_name = (s.named(r) for r in ("redis", "litellm", "ollama-cpu"))
     redis_password = host_secrets(["redis_password"])["redis_password"] if redis_name else ""
@@ -68,7 +73,8 @@ def deploy_stack() -> None:
             mounts[name] = agent_files(name, s.stack_dir)
     mounts.update(common.role_files(cfg))
     mounts.update(monitoring_files(cfg))
-    (unraid if platform == "unraid" else debian).apply(cfg, mounts, existing)
+    # Unraid: the engine was checked by check_host, the project is adopted in place; Debian: the engine from apt
+    (common.apply if platform == "unraid" else debian.apply)(cfg, mounts, existing, doc)
     if cpu_name:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)

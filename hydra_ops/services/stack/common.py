@@ -21,7 +21,7 @@ from hydra_ops.operations import backup
 from hydra_ops.render import render
 from hydra_ops.services.stack.adopt import dropped
 from hydra_ops.services.stack.options import ROLE_SECRETS, BaseImage, Build
-from hydra_ops.services.stack.state import COMPOSE_FILE, QDRANT_ENV, compose, compose_doc, compose_yml, readiness
+from hydra_ops.services.stack.state import COMPOSE_FILE, QDRANT_ENV, compose, compose_yml, readiness
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
@@ -108,7 +108,8 @@ def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
     return out
 
 
-def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None) -> None:
+def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None,
+          doc: Mapping[str, Any]) -> None:
     """Images, compose file (merged into existing, the project's parsed file or None), then converge: mounts maps
     a service to the ops whose change restarts it."""
     s = cfg.stack
@@ -117,8 +118,8 @@ def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Map
     images = built_images("Stack", s.stack_dir, {t: b for t, b in s.stack_builds.items() if t in used},
                           s.stack_base_images)
     compose_file = backup.put("Stack: docker-compose.yml (cpuset + mem_limit per service)", s.stack_dir,
-                              COMPOSE_FILE, compose_yml(cfg, existing), "644")
-    gone = dropped(existing, compose_doc(cfg, existing))
+                              COMPOSE_FILE, compose_yml(cfg, doc=doc), "644")
+    gone = dropped(existing, doc)
     if gone:
         server.shell(name=f"Stack: remove services group data dropped ({', '.join(gone)})",
                      commands=[f"for s in {' '.join(shlex.quote(n) for n in gone)}; do "

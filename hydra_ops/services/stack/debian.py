@@ -23,7 +23,8 @@ def engine(gap: str, packages: list[str]) -> None:
                     enabled=True)
 
 
-def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None) -> None:
+def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None,
+          doc: Mapping[str, Any]) -> None:
     """Engine from apt, then the stack."""
     engine("Stack", cfg.stack.docker_packages)
-    common.apply(cfg, mounts, existing)
+    common.apply(cfg, mounts, existing, doc)

@@ -3,25 +3,25 @@ its content never passes through pyinfra's output, whatever the verbosity) parse
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
 import yaml
 from pyinfra import host
-from pyinfra.facts.files import File
 
+from hydra_ops.remote import Unreadable, read_file
 from hydra_ops.services.stack.adopt import ComposeError, check
 
 
 def existing_compose(path: str) -> dict[str, Any] | None:
     """The parsed compose file at path, None when there is none; ComposeError when it cannot be adopted."""
-    if not host.get_fact(File, path=path):
-        return None
-    buf = BytesIO()
-    if not host.get_file(path, buf):
-        raise ComposeError(f"{path}: could not be read from {host.name}")
     try:
-        doc = yaml.safe_load(buf.getvalue().decode())
+        content = read_file(host, path)
+    except Unreadable as exc:
+        raise ComposeError(str(exc)) from None
+    if content is None:
+        return None
+    try:
+        doc = yaml.safe_load(content.decode())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -68,9 +68,12 @@ def published(mapping: str, address: str) -> str:
     return mapping if mapping.count(":") == 2 else f"{address}:{mapping}"
 
 
-def compose_yml(cfg: Storage, existing: Mapping[str, Any] | None = None) -> str:
-    """docker-compose.yml for the stack (serialised, never pasted together)."""
-    return HEADER + yaml.safe_dump(compose_doc(cfg, existing), sort_keys=False, default_flow_style=False)
+def compose_yml(cfg: Storage, existing: Mapping[str, Any] | None = None,
+                doc: Mapping[str, Any] | None = None) -> str:
+    """docker-compose.yml for the stack (serialised, never pasted together); doc: compose_doc's result when the
+    caller has it already."""
+    doc = compose_doc(cfg, existing) if doc is None else doc
+    return HEADER + yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False)
 
 
 def _role(cfg: Storage, name: str) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
         return {"entrypoint": ["/bin/sh", "/hydra/secrets-env.sh"], "command": ["./entrypoint.sh"],
                 "volumes": [f"./{name}/secrets-env.sh:/hydra/secrets-env.sh:ro",
                             f"{secrets}/qdrant_api_key:/run/secrets/qdrant_api_key:ro"]}
-    if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma"):
+    if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma", "node-exporter"):
         from hydra_ops.services.monitoring.stack import role_spec
 
         return role_spec(role, name, cfg.monitoring, secrets)

@@ -18,11 +18,9 @@ from pyinfra.operations import files, server
 
 from facts.docker import DockerEngine
 from facts.platform import FsTypes, SysctlValue
-from hydra_ops.services.stack import common
 from hydra_ops.validation import ValidationError
 
 if TYPE_CHECKING:
-    from pyinfra.api.operation import OperationMeta
 
     from hydra_ops.services.storage import Storage
 
@@ -84,8 +82,4 @@ def persist_sysctl(gap: str, key: str, value: str, apply_live: bool) -> None:
         server.shell(name=f"{gap}: {key}={value} applied", _if=lambda: go.did_change() or live != value,
                      commands=[f"sysctl -q -w {shlex.quote(f'{key}={value}')}"])
 
-
-def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None) -> None:
-    """The stack, adopted in place (the engine was checked by check_host before any change)."""
-    common.apply(cfg, mounts, existing)
 
