@@ -1,5 +1,6 @@
 """Exporters on every host (node exporter; nvidia-smi exporter where GPUs are expected) for the Prometheus of the
-storage stack (seed 001 Part 10). Debian hosts only for now: another platform stops every host before any change.
+storage stack (seed 001 Part 10): Debian packages, a NixOS module, or on Unraid a check that the stack runs its
+node exporter. An unknown platform stops every host before any change.
 
 Run from the project root: `pyinfra inventory.py deploys/monitoring.py`.
 """

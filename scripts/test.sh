@@ -20,8 +20,9 @@ if [ "$was_up" = 0 ]; then
 fi
 
 export HYDRA_CLUSTER_FLAVOUR=seeds
-# The seeds flavour's Unraid host adopts the audit's stack (G3, G4, G5, G7, G8); monitoring (G6 metrics, G9) is
-# deployed on the default flavour only so far (no exporters for NixOS yet), so its checks run there.
+# The seeds flavour's Unraid host adopts the audit's stack (G3, G4, G5, G7, G8) and runs the exporters of its
+# platforms (NixOS module, Unraid container); Prometheus, n8n (G6) and Uptime Kuma (G9) run in the default
+# flavour's stack, so their checks run there.
 python -m pytest -p no:cacheprovider tests/seeds tests/smoke/test_compute.py tests/smoke/test_ai.py \
   tests/smoke/test_storage.py::TestLiteLLM tests/smoke/test_storage.py::TestRedis \
   tests/smoke/test_storage.py::TestStack || rc=$?

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from devcluster.doubles.pack import (
@@ -30,6 +31,9 @@ GUEST_PYTHON = "3.11.2"  # bookworm's python3: wheel markers are resolved for it
 def publish_artifacts(cluster: Cluster) -> dict[str, str]:
     """Pack the test doubles into the artifact directory; return their URLs and sha256s."""
     out, url = cluster.dir / "artifacts", cluster.spec.artifact_base
+    # n8n's bundle (npm install + a compile, minutes on a new machine) builds beside the other artifacts
+    n8n_build = ThreadPoolExecutor(max_workers=1)
+    n8n_future = n8n_build.submit(ensure_n8n)
     _, sha = pack_ollama(out / "ollama")
     tabby, tabby_sha = pack_tabbyapi(out / "tabbyapi")
     canary, canary_sha = pack_tabbyapi(out / "tabbyapi", TABBY_CANARY_REVISION)
@@ -45,7 +49,8 @@ def publish_artifacts(cluster: Cluster) -> dict[str, str]:
         os.link(base, images / base.name)  # same filesystem as the cache: no copy
     model = pack_model(out / "hf")
     kuma, kuma_sha = pack_uptime_kuma(out / "uptime-kuma")
-    n8n, n8n_sha = ensure_n8n()
+    n8n, n8n_sha = n8n_future.result()
+    n8n_build.shutdown()
     if not (images / n8n.name).exists():
         os.link(n8n, images / n8n.name)
     return {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,

@@ -15,8 +15,9 @@ from hydra_ops import PROJECT_ROOT
 
 #: What the NixOS-shaped guests need from Debian: the evaluator, the binaries pkgs.* stand for, iptables for
 #: networking.firewall. Installed into a cached derived image, never by a deploy.
-PACKAGES = ["nix-bin", "nginx-light", "iptables", "curl", "procps", "util-linux", "python3-venv"]
-IMAGE_VERSION = 2
+PACKAGES = ["nix-bin", "nginx-light", "iptables", "curl", "procps", "util-linux", "python3-venv",
+            "prometheus-node-exporter"]
+IMAGE_VERSION = 3
 BEFORE = PROJECT_ROOT / "devcluster" / "nixos" / "before"
 GUEST_LIB = "/usr/local/lib/hydra-nixos"
 
@@ -27,8 +28,10 @@ def ensure_image(log: Callable[[str], object] = print) -> Path:
 
 
 def _finish(root: Path) -> None:
-    """Debian's nginx must not run by itself: on NixOS nginx exists only once services.nginx declares it."""
+    """Debian's nginx and node exporter must not run by themselves: on NixOS they exist only once services.nginx
+    and services.prometheus.exporters.node declare them."""
     run("chroot", str(root), "systemctl", "disable", "nginx.service")
+    run("chroot", str(root), "systemctl", "disable", "prometheus-node-exporter.service")
     (root / "etc/nginx/sites-enabled/default").unlink(missing_ok=True)
 
 
@@ -49,6 +52,10 @@ def store_packages(ollama_tree: str) -> dict[str, dict]:
         "coreutils": {"version": "9.1", "bin": {n: f"/usr/bin/{n}" for n in ("cat", "ls", "seq", "sleep", "tr")}},
         "git": {"version": "0", "bin": {}}, "vim": {"version": "0", "bin": {}}, "htop": {"version": "0", "bin": {}},
         "nvtopPackages": {"version": "0", "bin": {}},
+        "prometheus-node-exporter": {"version": "1.5.0",
+                                     "bin": {"node_exporter": "/usr/bin/prometheus-node-exporter"}},
+        # the driver's nvidia-smi: the fake one the local cluster installs (devcluster/local/fake_nvidia_smi.py)
+        "nvidia_x11": {"version": "565.77", "bin": {"nvidia-smi": "/usr/bin/nvidia-smi"}},
     }
 
 

@@ -22,8 +22,9 @@ for (const check of CHECKS) {
     const alert = { source: 'n8n resource monitor', alert: check.alert, host: s.metric.host || check.host || null,
                     metric: check.metric, value, threshold: check.above !== undefined ? check.above : check.below,
                     at };
-    if (s.metric.gpu !== undefined) alert.gpu = s.metric.gpu;
-    if (s.metric.mountpoint !== undefined) alert.mountpoint = s.metric.mountpoint;
+    for (const label of ['gpu', 'mountpoint', 'service']) {
+      if (s.metric[label] !== undefined) alert[label] = s.metric[label];
+    }
     alerts.push(alert);
   }
 }

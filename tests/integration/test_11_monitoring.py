@@ -44,14 +44,27 @@ def alerts(name: str, host: str) -> list[dict[str, Any]]:
     return out
 
 
+def probes_up() -> dict[str, float]:
+    """service on host -> probe_success of every inference endpoint the blackbox exporter probes."""
+    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": "probe_success"}, timeout=10).json()
+    return {f'{r["metric"]["service"]} on {r["metric"]["host"]}': float(r["value"][1])
+            for r in answer["data"]["result"]}
+
+
 def test_every_exporter_is_a_target_and_up(monitored: DeployResult) -> None:
     def all_up() -> bool:
-        found = {(t["labels"]["job"], t["labels"].get("host", "")): t["health"] for t in targets()}
-        return len(found) == 6 and set(found.values()) == {"up"}
-    wait_for(all_up, 60, "node x3, gpu x2 and prometheus targets all up")
-    jobs = sorted((t["labels"]["job"], t["labels"].get("host", "")) for t in targets())
+        found = {(t["labels"]["job"], t["labels"].get("host", ""), t["labels"].get("service", "")): t["health"]
+                 for t in targets()}
+        return len(found) == 11 and set(found.values()) == {"up"}
+    wait_for(all_up, 60, "node x3, gpu x2, probes x5 and prometheus targets all up")
+    jobs = sorted((t["labels"]["job"], t["labels"].get("host", "")) for t in targets()
+                  if t["labels"]["job"] != "probes")
     assert jobs == [("gpu", "hydra-ai"), ("gpu", "hydra-compute"), ("node", "hydra-ai"), ("node", "hydra-compute"),
                     ("node", "hydra-storage"), ("prometheus", "")]
+    wait_for(lambda: set(probes_up().values()) == {1.0}, 60, "every inference endpoint probed successfully")
+    assert sorted(probes_up()) == ["ollama :11434 on hydra-compute", "ollama :11435 on hydra-compute",
+                                   "ollama LB :11400 on hydra-compute", "tabbyapi :5000 on hydra-ai",
+                                   "tabbyapi canary :5001 on hydra-ai"]
 
 
 def test_a_hot_gpu_alerts_the_activity_api_and_resolves(monitored: DeployResult, local_cluster: Cluster) -> None:
@@ -80,6 +93,8 @@ def test_second_run_changes_nothing(monitored: DeployResult, deploy: Callable[..
 @pytest.mark.parametrize(("overrides", "message"), [
     ("monitoring_thresholds = {'gpu_temp_c': 500}\n", "monitoring_thresholds.gpu_temp_c"),
     ("prometheus_scrape_interval = 'often'\n", "prometheus_scrape_interval"),
+    ("prometheus_extra_targets = [{'job': 'pg', 'host': 'hydra-nowhere', 'port': 9187}]\n",
+     "host 'hydra-nowhere' is not in the inventory"),
 ])
 def test_bad_monitoring_data_is_refused_before_any_change(
     monitored: DeployResult, deploy: Callable[..., DeployResult], local_cluster: Cluster, tmp_path: Path,

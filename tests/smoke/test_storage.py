@@ -195,3 +195,25 @@ class TestResourceMonitor:
                               secrets["n8n_owner_password"])
             last = api.last_execution(o.resource_monitor_id)
             assert last and last["status"] == "success" and last["mode"] == "cli", last
+
+
+class TestMetrics:
+    """Seed 001 Part 10: Prometheus scrapes every exporter and probes every inference endpoint, and all answer."""
+
+    def test_every_target_is_up_and_every_probe_succeeds(self, storage_hosts: list) -> None:
+        import time
+
+        for target, cfg, _, _ in storage_hosts:
+            assert cfg.stack.named("prometheus"), f"{target.name}: no prometheus service"
+            url = f"http://{target.address}:{cfg.monitoring.prometheus_port}/api/v1"
+            deadline = time.monotonic() + 60
+            while True:  # a target just added reads "unknown" until its first scrape
+                active = requests.get(f"{url}/targets", timeout=10).json()["data"]["activeTargets"]
+                if all(t["health"] != "unknown" for t in active) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            down = [(t["labels"].get("job"), t["labels"].get("host"), t["lastError"]) for t in active
+                    if t["health"] != "up"]
+            assert active and down == [], f"{target.name}: targets not up: {down}"
+            failing = requests.get(f"{url}/query", params={"query": "probe_success == 0"}, timeout=10).json()
+            assert failing["data"]["result"] == [], f"{target.name}: probes failing: {failing['data']['result']}"

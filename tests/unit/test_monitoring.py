@@ -89,3 +89,35 @@ def test_plan_updates_in_place_deletes_only_its_own_and_refuses_to_take_over() -
     assert kuma.plan(same, want) == {"create": [], "update": [], "delete": []}
     with pytest.raises(ValidationError, match="'mine' exists and was not made by hydra-ops"):
         kuma.plan(current, {**want, "mine": {"type": "http", "url": "http://z/", "interval": 60}})
+
+
+def test_inference_endpoints_are_probed_through_the_blackbox_exporter() -> None:
+    probes = [("hydra-compute", "ollama :11434", "http://192.0.2.203:11434/hydra-ops/instance-health")]
+    doc = yaml.safe_load(state.prometheus_yml(options(), HOSTS, "alertmanager:9093", probes, "blackbox:9115"))
+    job = next(j for j in doc["scrape_configs"] if j["job_name"] == "probes")
+    assert job["metrics_path"] == "/probe" and job["params"] == {"module": [state.PROBE_MODULE]}
+    assert job["static_configs"] == [{"targets": [probes[0][2]],
+                                      "labels": {"host": "hydra-compute", "service": "ollama :11434"}}]
+    assert job["relabel_configs"][-1] == {"target_label": "__address__", "replacement": "blackbox:9115"}
+    modules = yaml.safe_load(state.blackbox_yml())["modules"]
+    assert modules[state.PROBE_MODULE]["prober"] == "http"
+    rules = {r["alert"]: r for r in yaml.safe_load(state.rules_yml(options()))["groups"][0]["rules"]}
+    assert rules["ServiceDown"]["expr"] == "probe_success == 0"
+    no_blackbox = yaml.safe_load(state.prometheus_yml(options(), HOSTS, "alertmanager:9093", probes, None))
+    assert "probes" not in [j["job_name"] for j in no_blackbox["scrape_configs"]]
+
+
+def test_extra_targets_are_scraped_on_inventory_hosts_only() -> None:
+    o = options(prometheus_extra_targets=[{"job": "postgres", "host": "hydra-storage", "port": 9187}])
+    doc = yaml.safe_load(state.prometheus_yml(o, HOSTS, "alertmanager:9093"))
+    job = next(j for j in doc["scrape_configs"] if j["job_name"] == "postgres")
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"] == [{"targets": ["192.0.2.244:9187"], "labels": {"host": "hydra-storage"}}]
+    with pytest.raises(ValueError, match="host 'hydra-nowhere' is not in the inventory"):
+        state.prometheus_yml(options(prometheus_extra_targets=[{"job": "x", "host": "hydra-nowhere", "port": 1}]),
+                             HOSTS, "alertmanager:9093")
+    with pytest.raises(ValueError, match="job 'node' is generated already"):
+        state.prometheus_yml(options(prometheus_extra_targets=[{"job": "node", "host": "hydra-ai", "port": 1}]),
+                             HOSTS, "alertmanager:9093")
+    with pytest.raises(Exception, match="prometheus_extra_targets"):
+        options(prometheus_extra_targets=[{"job": "Bad Name", "host": "hydra-ai", "port": 1}])

@@ -36,6 +36,7 @@ def test_the_workflow_runs_every_interval_and_checks_each_threshold_and_host() -
     assert schedule["parameters"]["rule"]["interval"] == [{"field": "minutes", "minutesInterval": 10}]
     found = {(c["alert"], c.get("host")): c.get("above", c.get("below")) for c in checks(doc)}
     assert found == {("VramCritical", None): 95, ("GpuTempHigh", None): 75, ("StorageFull", None): 95,
+                     ("ServiceDown", None): 1,
                      **{("ExporterDown", h): 1 for h in HOSTS}}
     post = next(n for n in doc["nodes"] if n["type"] == "n8n-nodes-base.httpRequest")
     assert post["parameters"]["url"] == "http://192.0.2.244:8700/activity"

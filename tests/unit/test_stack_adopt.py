@@ -69,6 +69,19 @@ def test_adoption_keeps_names_data_and_unmanaged_services(seeds_cfg: Any) -> Non
     assert "${" not in text and yaml.safe_load(text)["services"]["letta"] == BEFORE["services"]["letta"]
 
 
+def test_adopting_our_own_file_again_rewrites_nothing(seeds_cfg: Any) -> None:
+    """A re-run reads back the file the last run wrote: same text, key for key and in the same order (the node
+    exporter's network_mode and pid included)."""
+    first = compose_yml(seeds_cfg, BEFORE)
+    second = compose_yml(seeds_cfg, yaml.safe_load(first))
+    assert second == first
+    node = yaml.safe_load(first)["services"]["node-exporter"]
+    assert (node["network_mode"], node["pid"], node["read_only"]) == ("host", "host", True)
+    hand_edited = yaml.safe_load(first)
+    hand_edited["services"]["redis"]["network_mode"] = "host"  # group data decides the network of a managed service
+    assert "network_mode" not in yaml.safe_load(compose_yml(seeds_cfg, hand_edited))["services"]["redis"]
+
+
 def test_a_service_we_labelled_and_group_data_dropped_goes_others_stay(seeds_cfg: Any) -> None:
     ours = compose_doc(seeds_cfg, BEFORE)
     earlier = {"services": {**ours["services"], "old-agent": {"image": "x:1", "labels": {MANAGED_LABEL: "true"}}}}

@@ -26,6 +26,9 @@ stack_services = {
                   "cpu_pool": "local"},
     "ollama": {"image": "hydra-local/ollama-cpu:0.8.0-double", "cpuset": "0-1", "mem_limit": "256m",
                "cpu_pool": "local", "role": "ollama-cpu", "ports": ["11434:11434"]},
+    # Unraid's node exporter runs in the stack (deploys/monitoring.py installs nothing on Unraid)
+    "node-exporter": {"image": "hydra-local/node-exporter:1.5.0", "cpuset": "0-1", "mem_limit": "64m",
+                      "cpu_pool": "local", "read_only": True},
 }
 
 #: 100gb scaled to MB.

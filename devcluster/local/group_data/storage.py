@@ -29,6 +29,8 @@ stack_services = {
                      "cpu_pool": "local", "read_only": True},
     "uptime-kuma": {"image": "hydra-local/uptime-kuma:1.23.16-double", "cpuset": "0-1", "mem_limit": "128m",
                     "cpu_pool": "local"},
+    "blackbox": {"image": "hydra-local/blackbox:0.23.0", "cpuset": "0-1", "mem_limit": "64m", "cpu_pool": "local",
+                 "read_only": True},
     # the real n8n (from npm); its CLI runs beside the server in the same container during a deploy
     "n8n": {"image": "hydra-local/n8n:1.72.1", "cpuset": "0-1", "mem_limit": "1g", "cpu_pool": "local",
             "user": "1000:1000"},

@@ -1,5 +1,6 @@
-"""The `config` parts of the nixpkgs modules the double implements: services.ollama and services.nginx add units,
-users, firewall ports and packages, merged with what the configuration declares as NixOS merges definitions."""
+"""The `config` parts of the nixpkgs modules the double implements: services.ollama, services.nginx and
+services.prometheus.exporters.node add units, users, firewall ports and packages, merged with what the configuration
+declares as NixOS merges definitions; the nvidia driver adds its package to the system path."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from . import nginx
+from . import exporters, nginx
 from .store import add_text
 from .units import SERVICE_DEFAULTS
 
@@ -23,6 +24,18 @@ def _merge_lists(a: list, b: list) -> list:
     return out
 
 
+def _merge_settings(module: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """serviceConfig-style sets: a list on either side concatenates (systemd's unitOption), else the config wins."""
+    merged = dict(module)
+    for key, value in declared.items():
+        old = merged.get(key)
+        if key in merged and (isinstance(old, list) or isinstance(value, list)):
+            merged[key] = [*(old if isinstance(old, list) else [old]), *(value if isinstance(value, list) else [value])]
+        else:
+            merged[key] = value
+    return merged
+
+
 def merge_service(module: dict[str, Any], declared: dict[str, Any] | None) -> dict[str, Any]:
     """A module's service definition merged with the configuration's own `systemd.services.<same name>`."""
     merged = copy.deepcopy(module)
@@ -33,7 +46,7 @@ def merge_service(module: dict[str, Any], declared: dict[str, Any] | None) -> di
         if isinstance(value, list) and isinstance(old, list):
             merged[key] = _merge_lists(old, value)
         elif isinstance(value, dict) and isinstance(old, dict):
-            merged[key] = {**old, **value}
+            merged[key] = _merge_settings(old, value)
         else:
             merged[key] = value
     return merged
@@ -65,6 +78,13 @@ def ollama_service(cfg: dict[str, Any]) -> dict[str, Any]:
             "after": ["network.target"], "environment": env, "serviceConfig": service_config}
 
 
+def nvidia_packages(config: dict[str, Any]) -> list[str]:
+    """hardware.nvidia.package when services.xserver.videoDrivers selects nvidia (its bin output joins the path)."""
+    drivers = ((config.get("services") or {}).get("xserver") or {}).get("videoDrivers") or []
+    package = ((config.get("hardware") or {}).get("nvidia") or {}).get("package")
+    return [package] if "nvidia" in drivers and package else []
+
+
 def expand(root: Path, config: dict[str, Any]) -> dict[str, Any]:
     """What the configuration asks for once the modules' config parts are applied.
 
@@ -91,6 +111,17 @@ def expand(root: Path, config: dict[str, Any]) -> dict[str, Any]:
             tcp_ports.append(ollama["port"])
         if ollama["package"] and ollama["package"] not in packages:
             packages.append(ollama["package"])
+
+    node = exporters.node(root, config)
+    if node:
+        for name, entry in node["services"].items():
+            services[name] = merge_service(entry, services.get(name))
+        for name, account in node["users"].items():
+            users[name] = exporters.merge_account(account, users.get(name))
+        for name in node["groups"]:
+            groups.setdefault(name, {})
+        tcp_ports += node["tcp_ports"]
+    packages += [p for p in nvidia_packages(config) if p not in packages]
 
     ngx = nginx.settings(config)
     if ngx["enable"]:

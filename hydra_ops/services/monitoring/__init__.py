@@ -1,8 +1,9 @@
-"""Metrics and alerts (seed 001 Part 10, the metrics half of G6): exporters on every host (debian.py), Prometheus
-and Alertmanager in the storage stack (stack.py), configuration generated from the inventory (state.py).
+"""Metrics and alerts (seed 001 Part 10) and the resource monitor (G6): exporters on every host (debian.py,
+nixos.py; on Unraid the node exporter is the stack's `node-exporter` service), Prometheus, Alertmanager, Uptime
+Kuma (G9) and n8n in the storage stack (stack.py), configuration and the workflow generated from the inventory
+(state.py, workflow.py), their APIs (kuma.py, n8n.py) and detectors (detect.py).
 
-options.py declares the settings. The n8n resource-monitor workflow (G6 proper) and Uptime Kuma (G9) are not
-built yet; the registry tracks them.
+options.py declares the settings.
 """
 
 from __future__ import annotations
@@ -12,14 +13,42 @@ from pyinfra import host
 from hydra_ops.platform import PlatformOptions
 from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.settings import load
+from hydra_ops.validation import ValidationError
 
-PLATFORMS = ("debian",)
+PLATFORMS = ("debian", "nixos", "unraid")
 
 
 def deploy_exporters() -> None:
     """The exporters this host gets (a GPU exporter only where GPUs are expected)."""
-    from hydra_ops.services.monitoring.debian import exporters
+    from hydra_ops.platform import current
 
     o = load(MonitoringOptions, host.data.dict(), host.name)
     p = load(PlatformOptions, host.data.dict(), host.name)
-    exporters(o.node_exporter_port, o.gpu_exporter_port if p.expected_gpu_count else None, p.hydra_lib_dir)
+    gpu_port = o.gpu_exporter_port if p.expected_gpu_count else None
+    platform = current()
+    if platform == "nixos":
+        from hydra_ops.services.monitoring import nixos
+
+        nixos.apply(o.node_exporter_port, gpu_port, p.hydra_lib_dir, p.nixos_config_dir, o.monitoring_open_firewall)
+    elif platform == "unraid":
+        unraid_exporters(gpu_port)
+    else:
+        from hydra_ops.services.monitoring.debian import exporters
+
+        exporters(o.node_exporter_port, gpu_port, p.hydra_lib_dir)
+
+
+def unraid_exporters(gpu_port: int | None) -> None:
+    """Unraid installs nothing on the host: the node exporter is the storage stack's `node-exporter` service
+    (deploys/storage.py runs it); refuse what cannot be had there, before any change."""
+    from hydra_ops.services.stack.options import StackOptions
+
+    problems = []
+    if gpu_port is not None:
+        problems.append("expected_gpu_count: no GPU exporter for Unraid hosts (the stack has none)")
+    data = {k: v for k, v in host.data.dict().items() if k.startswith(StackOptions.prefixes)}
+    if not load(StackOptions, data, host.name).named("node-exporter"):
+        problems.append("stack_services: no node-exporter service (on Unraid the node exporter runs in the "
+                        "stack; add one, e.g. prom/node-exporter)")
+    if problems:
+        raise ValidationError(host.name, problems)

@@ -24,26 +24,32 @@ def _port(name: str, hostname: str, port: int) -> tuple[str, dict[str, Any]]:
     return name, {"type": "port", "hostname": hostname, "port": port}
 
 
+def inference_endpoints(name: str, addr: str, groups: set[str], data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, health URL) of a host's inference services: the LB and each Ollama instance (through its own port's
+    /hydra-ops/instance-health, so a dead instance shows even though the LB hides it), TabbyAPI and its canary."""
+    from hydra_ops.services import compute
+    from hydra_ops.services.lb.state import INSTANCE_HEALTH
+
+    out = []
+    if "compute" in groups:
+        ollama, lb = compute(data, name)
+        out.append((f"ollama LB :{lb.lb_port}", f"http://{addr}:{lb.lb_port}/api/version"))
+        out += [(f"ollama :{i.port}", f"http://{addr}:{i.port}{INSTANCE_HEALTH}") for i in ollama.instances]
+    if "ai" in groups:
+        out += [(f"{label} :{port}", f"http://{addr}:{port}/health") for label, port in tabby_ports(data, name)]
+    return out
+
+
 def endpoints(hosts: Iterable[tuple[str, str, set[str], Mapping[str, Any]]], stack: Mapping[str, str],
               o: MonitoringOptions) -> list[tuple[str, dict[str, Any]]]:
     """(name, monitor) for every endpoint the deploys make: hosts are (name, address, groups, data); stack maps a
     storage role to the service name Uptime Kuma reaches it by inside the stack."""
-    from hydra_ops.services import compute
-    from hydra_ops.services.lb.state import INSTANCE_HEALTH
-
     out = []
     for name, addr, groups, data in sorted(hosts, key=lambda h: h[0]):
         out.append(_http(f"{name} node exporter", f"http://{addr}:{o.node_exporter_port}/metrics"))
         if data.get("expected_gpu_count"):
             out.append(_http(f"{name} gpu exporter", f"http://{addr}:{o.gpu_exporter_port}/metrics"))
-        if "compute" in groups:
-            ollama, lb = compute(data, name)
-            out.append(_http(f"{name} ollama LB :{lb.lb_port}", f"http://{addr}:{lb.lb_port}/api/version"))
-            out += [_http(f"{name} ollama :{i.port}", f"http://{addr}:{i.port}{INSTANCE_HEALTH}")
-                    for i in ollama.instances]
-        if "ai" in groups:
-            for label, port in tabby_ports(data, name):
-                out.append(_http(f"{name} {label} :{port}", f"http://{addr}:{port}/health"))
+        out += [_http(f"{name} {label}", url) for label, url in inference_endpoints(name, addr, groups, data)]
     http = {"litellm": ("/health/readiness", 4000), "n8n": ("/healthz", 5678), "prometheus": ("/-/ready", 9090),
             "alertmanager": ("/-/ready", 9093)}
     ports = {"redis": 6379, "postgres": 5432, "qdrant": 6333}

@@ -46,16 +46,35 @@ class Monitor(BaseModel):
         return self
 
 
+class ScrapeTarget(BaseModel):
+    """One more exporter for Prometheus to scrape, on a host of the inventory (named, so it is labelled as one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    job: Annotated[str, AfterValidator(pattern(r"^[a-z][a-z0-9_]{0,62}$", "a job name (a-z, 0-9, _)", 63))] = Field(
+        description="Prometheus job name (targets of one job are scraped alike).")
+    host: Label = Field(description="The inventory host the exporter runs on (its address comes from there).")
+    port: Port = Field(description="The exporter's port.")
+    path: Annotated[str, AfterValidator(pattern(r"^/[A-Za-z0-9._/-]*$", "a URL path", 200))] = Field(
+        "/metrics", description="Where the exporter serves its metrics.")
+
+
 class MonitoringOptions(Options):
     """Exporters on every host, Prometheus and Alertmanager on the storage host, the alert rules."""
 
     prefixes = ("monitoring_", "node_exporter_", "gpu_exporter_", "prometheus_", "alertmanager_", "activity_",
-                "uptime_kuma_", "n8n_", "resource_monitor_")
+                "uptime_kuma_", "n8n_", "resource_monitor_", "blackbox_")
 
     node_exporter_port: Port = Field(9100, description="Node exporter on every host (seed 001 Part 6).")
     gpu_exporter_port: Port = Field(9835, description="The nvidia-smi exporter hydra-ops installs on the GPU hosts.")
+    monitoring_open_firewall: bool = Field(True, description="Open the exporters' ports in the host firewall "
+                                                             "(NixOS), so Prometheus on hydra-storage can scrape.")
+    blackbox_port: Port = Field(9115, description="The blackbox exporter in the stack, which Prometheus probes "
+                                                 "each inference endpoint through (not published).")
     prometheus_port: Port = Field(9090, description="Prometheus in the storage stack.")
     alertmanager_port: Port = Field(9093, description="Alertmanager in the storage stack.")
+    prometheus_extra_targets: list[ScrapeTarget] = Field(
+        default_factory=list, description="Exporters beyond the generated ones (node, GPU, probes), each on an "
+                                          "inventory host: [{job, host, port, path}].")
     prometheus_scrape_interval: Duration = Field("15s", description="How often every target is scraped.")
     prometheus_retention: Duration = Field("15d", description="How long Prometheus keeps samples.")
     monitoring_thresholds: Thresholds = Field(default_factory=Thresholds, description="Seed 001's alert thresholds.")

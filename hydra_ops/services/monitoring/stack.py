@@ -13,7 +13,13 @@ from pyinfra.operations import files
 
 from hydra_ops.operations import backup
 from hydra_ops.services.monitoring.options import MonitoringOptions
-from hydra_ops.services.monitoring.state import RULES_FILE, alertmanager_yml, prometheus_yml, rules_yml
+from hydra_ops.services.monitoring.state import (
+    RULES_FILE,
+    alertmanager_yml,
+    blackbox_yml,
+    prometheus_yml,
+    rules_yml,
+)
 from hydra_ops.services.monitoring.workflow import CONTAINER_DIR, WORKFLOW_FILE, workflow
 from hydra_ops.services.monitoring.workflow import differences as workflow_differences
 from hydra_ops.validation import ValidationError
@@ -45,6 +51,12 @@ def role_spec(role: str, name: str, o: MonitoringOptions | None, secret_dir: str
                             f"./{name}/{RULES_FILE}:/etc/prometheus/{RULES_FILE}:ro"]}
     if role == "uptime-kuma":
         return {"ports": [f"{o.uptime_kuma_port}:3001"]}
+    if role == "blackbox":
+        return {"command": ["--config.file=/etc/blackbox/blackbox.yml", f"--web.listen-address=:{o.blackbox_port}"],
+                "volumes": [f"./{name}/blackbox.yml:/etc/blackbox/blackbox.yml:ro"]}
+    if role == "node-exporter":  # the host's network, processes and filesystems, read-only
+        return {"network_mode": "host", "pid": "host", "volumes": ["/:/host:ro"],
+                "command": ["--path.rootfs=/host", f"--web.listen-address=:{o.node_exporter_port}"]}
     return {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                         f"--web.listen-address=:{o.alertmanager_port}", "--cluster.listen-address="],
             "ports": [f"{o.alertmanager_port}:{o.alertmanager_port}"],
@@ -57,18 +69,32 @@ def monitored_hosts() -> dict[str, tuple[str, bool]]:
             for h in inventory}
 
 
+def probes() -> list[tuple[str, str, str]]:
+    """(host, service, health URL) of every inference endpoint in the inventory, for the blackbox probes."""
+    from hydra_ops.services.monitoring.kuma import inference_endpoints
+
+    return [(h.name, label, url) for h in inventory for label, url in inference_endpoints(
+        h.name, str(h.data.get("ssh_hostname") or h.name), set(h.groups), h.data.dict())]
+
+
 def config_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
     """prometheus.yml + rules and alertmanager.yml in place (old versions backed up); per service, the ops whose
     change needs its restart."""
+    from pyinfra import host
     s, o, out = cfg.stack, cfg.monitoring, {}
-    prometheus, alertmanager = s.named("prometheus"), s.named("alertmanager")
+    prometheus, alertmanager, blackbox = s.named("prometheus"), s.named("alertmanager"), s.named("blackbox")
     if prometheus:
         files.directory(name=f"Monitoring: {prometheus} config directory", path=f"{s.stack_dir}/{prometheus}",
                         mode="755")
         target = f"{alertmanager}:{o.alertmanager_port}" if alertmanager else "localhost:9"
+        try:
+            text = prometheus_yml(o, monitored_hosts(), target, probes(),
+                                  f"{blackbox}:{o.blackbox_port}" if blackbox else None)
+        except ValueError as exc:  # an extra target on a host the inventory lacks: refused before any change
+            raise ValidationError(host.name, [str(exc)]) from None
         out[prometheus] = [
             backup.put("Monitoring: prometheus.yml (targets from the inventory)", s.stack_dir,
-                       f"{prometheus}/prometheus.yml", prometheus_yml(o, monitored_hosts(), target), "644"),
+                       f"{prometheus}/prometheus.yml", text, "644"),
             backup.put("Monitoring: alert rules (seed 001 Part 10)", s.stack_dir, f"{prometheus}/{RULES_FILE}",
                        rules_yml(o), "644")]
     if alertmanager:
@@ -76,6 +102,10 @@ def config_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
                         mode="755")
         out[alertmanager] = [backup.put("Monitoring: alertmanager.yml (alerts to the Activity API)", s.stack_dir,
                                         f"{alertmanager}/alertmanager.yml", alertmanager_yml(o), "644")]
+    if blackbox:
+        files.directory(name=f"Monitoring: {blackbox} config directory", path=f"{s.stack_dir}/{blackbox}", mode="755")
+        out[blackbox] = [backup.put("Monitoring: blackbox.yml (HTTP probes)", s.stack_dir, f"{blackbox}/blackbox.yml",
+                                    blackbox_yml(), "644")]
     n8n = s.named("n8n")
     if n8n:  # read by the import below, not by the running n8n: a change restarts nothing here
         files.directory(name=f"G6: {n8n} workflows directory", path=f"{s.stack_dir}/{n8n}/workflows", mode="755")
@@ -99,8 +129,8 @@ def n8n_url(cfg: Storage) -> str:
 
 def resource_monitor(cfg: Storage) -> None:
     """G6: the workflow imported and active in n8n, exactly as generated, through n8n's own CLI (an import
-    leaves a workflow inactive, and activation is read at start: the service restarts once); then the owner
-    account, set up with the password from the store, or changed after a rotation."""
+    leaves a workflow inactive, and activation is read at start: the service restarts once), and run once; then
+    the owner account, set up with the password from the store, or changed after a rotation."""
     from pyinfra import host
     from pyinfra.operations import python, server
 
@@ -126,7 +156,9 @@ def resource_monitor(cfg: Storage) -> None:
                 f"{run} import:workflow --input={CONTAINER_DIR}/{WORKFLOW_FILE}",
                 f"{run} update:workflow --id={want['id']} --active=true",
                 compose(cfg, "restart", name),
-                f"timeout 120 sh -c {shlex.quote(f'until {ready}; do sleep 0.5; done')}"])
+                f"timeout 120 sh -c {shlex.quote(f'until {ready}; do sleep 0.5; done')}",
+                # one run now: the workflow is proven against Prometheus and the Activity API at once
+                f"{run} execute --id={want['id']} --rawOutput > /dev/null"])
     login = password
     try:
         n8n.connect(n8n_url(cfg), o.n8n_owner_email, password)
@@ -210,12 +242,9 @@ def uptime_monitors(cfg: Storage) -> None:
 
 def deployed_secret(path: str) -> str | None:
     """A secret file's content on the host, read over SFTP (never through pyinfra's output); None if absent."""
-    from io import BytesIO
-
     from pyinfra import host
-    from pyinfra.facts.files import File
 
-    if not host.get_fact(File, path=path):
-        return None
-    buf = BytesIO()
-    return buf.getvalue().decode().strip() if host.get_file(path, buf) else None
+    from hydra_ops.remote import read_file
+
+    content = read_file(host, path)
+    return content.decode().strip() if content is not None else None

@@ -3,7 +3,7 @@ seed's alert rules, and Alertmanager's route to the Activity API; every file ser
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -11,6 +11,7 @@ import yaml
 from hydra_ops.services.monitoring.options import MonitoringOptions
 
 RULES_FILE = "hydra-rules.yml"
+PROBE_MODULE = "http_2xx"
 #: filesystems whose fill level matters (not RAM or image layers)
 REAL_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs"'
 
@@ -24,11 +25,33 @@ def targets(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]]) -> dict
             "gpu": static(o.gpu_exporter_port, sorted(n for n, (_, gpus) in hosts.items() if gpus))}
 
 
-def prometheus_yml(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]], alertmanager: str) -> str:
-    """prometheus.yml: scrape every exporter and itself, evaluate the rules, alert through alertmanager
-    (host:port as the stack reaches it)."""
+def prometheus_yml(o: MonitoringOptions, hosts: Mapping[str, tuple[str, bool]], alertmanager: str,
+                   probes: Sequence[tuple[str, str, str]] = (), blackbox: str | None = None) -> str:
+    """prometheus.yml: scrape every exporter and itself, probe each inference endpoint through the blackbox
+    exporter (probes: (host, service, URL); blackbox: host:port as the stack reaches it), evaluate the rules,
+    alert through alertmanager (host:port as the stack reaches it)."""
     jobs = [{"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{o.prometheus_port}"]}]}]
     jobs += [{"job_name": job, "static_configs": configs} for job, configs in targets(o, hosts).items() if configs]
+    extra: dict[str, list[dict[str, Any]]] = {}
+    for t in o.prometheus_extra_targets:
+        if t.host not in hosts:
+            raise ValueError(f"prometheus_extra_targets: host {t.host!r} is not in the inventory")
+        extra.setdefault(t.job, []).append({"path": t.path, "targets": [f"{hosts[t.host][0]}:{t.port}"],
+                                            "labels": {"host": t.host}})
+    taken = {j["job_name"] for j in jobs}
+    for job, configs in sorted(extra.items()):
+        if job in taken or job == "probes" or len({c["path"] for c in configs}) > 1:
+            raise ValueError(f"prometheus_extra_targets: job {job!r} is generated already or mixes paths")
+        jobs.append({"job_name": job, "metrics_path": configs[0]["path"],
+                     "static_configs": [{k: v for k, v in c.items() if k != "path"} for c in configs]})
+    if blackbox and probes:
+        jobs.append({"job_name": "probes", "metrics_path": "/probe", "params": {"module": [PROBE_MODULE]},
+                     "static_configs": [{"targets": [url], "labels": {"host": host, "service": service}}
+                                        for host, service, url in probes],
+                     "relabel_configs": [
+                         {"source_labels": ["__address__"], "target_label": "__param_target"},
+                         {"source_labels": ["__param_target"], "target_label": "instance"},
+                         {"target_label": "__address__", "replacement": blackbox}]})
     doc = {"global": {"scrape_interval": o.prometheus_scrape_interval,
                       "evaluation_interval": o.prometheus_scrape_interval},
            "rule_files": [RULES_FILE],
@@ -52,6 +75,7 @@ def checks(o: MonitoringOptions, hosts: list[str]) -> list[dict[str, Any]]:
     t = o.monitoring_thresholds
     out = [{"alert": name, "metric": field, "expr": expr, "above": getattr(t, field)}
            for name, (field, expr) in MEASURES.items()]
+    out.append({"alert": "ServiceDown", "metric": "service_up", "expr": 'probe_success{job="probes"}', "below": 1})
     return out + [{"alert": "ExporterDown", "metric": "node_exporter_up", "expr": f'up{{job="node",host="{h}"}}',
                    "below": 1, "host": h} for h in sorted(hosts)]
 
@@ -74,8 +98,16 @@ def rules_yml(o: MonitoringOptions) -> str:
               "Cleanup or expand array"),
         _rule("TargetDown", "up == 0", wait, "{{ $labels.job }} exporter on {{ $labels.host }} is down",
               "Check the exporter's service"),
+        _rule("ServiceDown", "probe_success == 0", wait, "{{ $labels.service }} on {{ $labels.host }} does not answer",
+              "Check the service (the LB hides a dead Ollama instance from clients)"),
     ]
     return _yaml({"groups": [{"name": "hydra-seed-001-part-10", "rules": rules}]})
+
+
+def blackbox_yml() -> str:
+    """blackbox.yml: one module, an HTTP GET that must answer 2xx within 5 s."""
+    return _yaml({"modules": {PROBE_MODULE: {"prober": "http", "timeout": "5s",
+                                             "http": {"preferred_ip_protocol": "ip4"}}}})
 
 
 def alertmanager_yml(o: MonitoringOptions) -> str:

@@ -17,7 +17,7 @@ MANAGED_LABEL = "io.hydra-ops.managed"
 #: keys of a managed service that group data decides wholesale (whatever the old definition said)
 REPLACED = frozenset({"image", "restart", "cpuset", "mem_limit", "user", "command", "entrypoint", "environment",
                       "env_file", "ports", "volumes", "healthcheck", "depends_on", "labels", "cap_drop", "cap_add",
-                      "security_opt", "read_only", "tmpfs", "privileged"})
+                      "security_opt", "read_only", "tmpfs", "privileged", "network_mode", "pid"})
 
 
 class ComposeError(ValueError):
@@ -83,8 +83,8 @@ def adopted(ours: dict[str, Any], existing: Mapping[str, Any] | None) -> dict[st
     services: dict[str, Any] = {}
     for name, spec in ours["services"].items():
         before = old.get(name) or {}
-        merged = {k: v for k, v in before.items() if k not in REPLACED}
-        merged.update(spec)
+        # our keys first, then what the old definition adds: the same order on every run (a re-run rewrites nothing)
+        merged = {**spec, **{k: v for k, v in before.items() if k not in REPLACED and k not in spec}}
         env = {k: v for k, v in environment(before).items() if not SECRET_KEY.search(k)}
         env.update(environment(spec))
         if env:

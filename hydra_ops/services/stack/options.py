@@ -112,7 +112,7 @@ PortMap = Annotated[str, AfterValidator(_port_map)]
 Word = Annotated[str, AfterValidator(_word)]
 #: services the renderers know how to configure; any other service gets image, cores, memory and ports only
 Role = Literal["redis", "litellm", "postgres", "ollama-cpu", "qdrant", "n8n", "prometheus", "alertmanager",
-               "uptime-kuma", "node-exporter"]
+               "uptime-kuma", "node-exporter", "blackbox"]
 Capability = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]
 DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,127}$")]
 
@@ -198,6 +198,8 @@ SEED_SERVICES = {
                      "cpu_pool": "observability", "read_only": True},
     "uptime-kuma": {"image": "louislam/uptime-kuma:1.23.16", "cpuset": "16-19", "mem_limit": "512m",
                     "cpu_pool": "observability"},
+    "blackbox": {"image": "prom/blackbox-exporter:v0.25.0", "cpuset": "16-19", "mem_limit": "64m",
+                 "cpu_pool": "observability", "read_only": True},
     # Unraid installs nothing on the host: its node exporter is a container seeing the host (network, pids, /)
     "node-exporter": {"image": "prom/node-exporter:v1.8.2", "cpuset": "16-19", "mem_limit": "128m",
                       "cpu_pool": "observability", "read_only": True},

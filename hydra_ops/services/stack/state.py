@@ -111,7 +111,7 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
         return {"entrypoint": ["/bin/sh", "/hydra/secrets-env.sh"], "command": ["./entrypoint.sh"],
                 "volumes": [f"./{name}/secrets-env.sh:/hydra/secrets-env.sh:ro",
                             f"{secrets}/qdrant_api_key:/run/secrets/qdrant_api_key:ro"]}
-    if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma", "node-exporter"):
+    if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma", "node-exporter", "blackbox"):
         from hydra_ops.services.monitoring.stack import role_spec
 
         return role_spec(role, name, cfg.monitoring, secrets)

@@ -5,5 +5,6 @@
   ./networking.nix
   ./users.nix
   ./services.nix
+  ./exporters.nix
   ./system.nix
 ]
