@@ -9,7 +9,6 @@ from typing import Any
 from pyinfra.api import FactBase
 
 NOT_RUNNING, ABSENT = "HYDRA-N8N-NOT-RUNNING", "HYDRA-N8N-NO-SUCH-WORKFLOW"
-SCRATCH = "/tmp/hydra-ops-workflow-export.json"
 
 
 class N8nWorkflow(FactBase[dict[str, Any] | None]):
@@ -21,12 +20,13 @@ class N8nWorkflow(FactBase[dict[str, Any] | None]):
 
     def command(self, project: str, service: str, workflow_id: str) -> str:
         q = shlex.quote
-        export = (f"out=$(n8n export:workflow --id={q(workflow_id)} --output={SCRATCH} 2>&1); rc=$?; "
-                  f"if [ $rc = 0 ]; then cat {SCRATCH}; rm -f {SCRATCH}; "
-                  f"elif echo \"$out\" | grep -q 'No workflows found'; then echo {ABSENT}; "
-                  "else echo \"$out\" | tail -5 >&2; exit $rc; fi")
+        # a scratch file of its own: an audit and a deploy may export at the same time
+        export = (f"f=$(mktemp) && out=$(n8n export:workflow --id={q(workflow_id)} --output=$f 2>&1); rc=$?; "
+                  "if [ $rc = 0 ]; then cat $f; rm -f $f; "
+                  f"elif echo \"$out\" | grep -q 'No workflows found'; then rm -f $f; echo {ABSENT}; "
+                  "else rm -f $f; echo \"$out\" | tail -5 >&2; exit $rc; fi")
         return (f"cid=$(docker ps -q --filter label=com.docker.compose.project={q(project)} "
-                f"--filter label=com.docker.compose.service={q(service)} --filter status=running); "
+                f"--filter label=com.docker.compose.service={q(service)} --filter status=running | head -n1); "
                 f"if [ -z \"$cid\" ]; then echo {NOT_RUNNING}; else docker exec $cid sh -c {q(export)}; fi")
 
     def process(self, output: list[str]) -> dict[str, Any] | None:

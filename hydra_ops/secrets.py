@@ -41,8 +41,12 @@ def sops_binary() -> str:
 
 
 def generate() -> str:
-    """A new random secret value (256 bits, URL-safe)."""
-    return pysecrets.token_urlsafe(32)
+    """A new random secret value (256 bits, URL-safe), with a digit and an upper-case letter so that it also
+    passes the password rules of the services using one (n8n's)."""
+    while True:
+        value = pysecrets.token_urlsafe(32)
+        if any(c.isdigit() for c in value) and any(c.isupper() for c in value):
+            return value
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def test_values_reach_the_code_serialised() -> None:
     doc = workflow(o, ["a'b\"c"], "http://prom\"etheus:9090", "http://x/activity")
     code = next(n for n in doc["nodes"] if n["name"] == QUERY)["parameters"]["jsCode"]
     assert 'const PROMETHEUS = "http://prom\\"etheus:9090";' in code
-    assert checks(doc)[-1]["expr"] == 'up{job="node",host="a\'b"c"}'
+    assert checks(doc)[-1]["expr"] == 'up{job="node",host="a\'b\\"c"}'
 
 
 def test_the_code_compiles_as_n8n_runs_it() -> None:
@@ -99,3 +99,10 @@ def test_owner_password_follows_n8n_rule_without_showing_it() -> None:
 def test_bad_g6_options_are_refused(data: dict[str, Any], key: str) -> None:
     with pytest.raises(Exception, match=key):
         MonitoringOptions.model_validate(data)
+
+
+def test_generated_secrets_pass_n8n_password_rule() -> None:
+    from hydra_ops.secrets import generate
+
+    values = [generate() for _ in range(300)]
+    assert all(n8n.PASSWORD.fullmatch(v) for v in values) and len(set(values)) == 300

@@ -164,7 +164,10 @@ def test_every_port_has_an_address_and_every_container_is_hardened(storage_data:
     assert qdrant["entrypoint"] == ["/bin/sh", "/hydra/secrets-env.sh"] and qdrant["command"] == ["./entrypoint.sh"]
     assert "/mnt/user/appdata/hydra-secrets/qdrant_api_key:/run/secrets/qdrant_api_key:ro" in qdrant["volumes"]
     assert "qdrant-data:/qdrant/storage" in qdrant["volumes"]
-    assert n8n["environment"]["N8N_ENCRYPTION_KEY_FILE"] == "/run/secrets/n8n_encryption_key"
+    # n8n reads its key from its settings file only: the store's value, mounted there (0600, read-only)
+    assert "/mnt/user/appdata/hydra-secrets/n8n-settings.json:/home/node/.n8n/config:ro" in n8n["volumes"]
+    assert not any("ENCRYPTION" in k for k in n8n["environment"])
+    assert n8n["environment"]["N8N_COMMUNITY_PACKAGES_ENABLED"] == "false"
     # nothing n8n would send outside the cluster: telemetry, version checks, templates
     assert all(n8n["environment"][k] == "false" for k in ("N8N_DIAGNOSTICS_ENABLED", "N8N_TEMPLATES_ENABLED",
                                                          "N8N_VERSION_NOTIFICATIONS_ENABLED"))

@@ -81,6 +81,8 @@ def resource_monitor(host: Host) -> Finding:
         last = n8n.connect(n8n_url(cfg), o.n8n_owner_email, password).last_execution(want["id"])
     except n8n.NotRunning:
         return Finding(OPEN, [f"n8n at {n8n_url(cfg)} does not answer"])
+    except n8n.NoOwner as exc:  # never deployed: the deploy sets the owner up
+        return Finding(OPEN, [str(exc)])
     except n8n.N8nError as exc:  # login refused: cannot decide
         return Finding(UNKNOWN, [str(exc)])
     if not last:

@@ -25,6 +25,10 @@ class N8nError(Exception):
     """n8n answered with an error (a refused login among them)."""
 
 
+class NoOwner(N8nError):
+    """n8n runs but nobody has set up its owner account yet."""
+
+
 class N8n:
     """A logged-in owner session (see connect)."""
 
@@ -66,11 +70,14 @@ def check_password(password: str, host: str) -> None:
                                      "or 'hydra secrets edit'"])
 
 
-def connect(url: str, email: str, password: str) -> N8n:
-    """An owner session (the owner is set up first on a new instance). NotRunning when nothing answers; a
-    refused login is an N8nError."""
+def connect(url: str, email: str, password: str, setup: bool = False) -> N8n:
+    """An owner session. A new instance (no owner yet) is set up with these credentials only when setup is set,
+    as n8n's first-run page does; otherwise it is an N8nError ("no owner yet"), so planning and audits change
+    nothing. NotRunning when nothing answers; a refused login is an N8nError."""
     api = N8n(url)
     if api.needs_setup():
+        if not setup:
+            raise NoOwner(f"{url}: n8n has no owner account yet")
         api.call("POST", "/rest/owner/setup", {"email": email, "firstName": "hydra-ops", "lastName": "owner",
                                                "password": password})
         return api

@@ -32,15 +32,17 @@ if TYPE_CHECKING:
 N8N_ENV = {"N8N_DIAGNOSTICS_ENABLED": "false", "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
            "N8N_TEMPLATES_ENABLED": "false", "N8N_PERSONALIZATION_ENABLED": "false",
            "N8N_HIRING_BANNER_ENABLED": "false", "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "true",
-           "N8N_PORT": "5678", "N8N_ENCRYPTION_KEY_FILE": "/run/secrets/n8n_encryption_key"}
+           "N8N_COMMUNITY_PACKAGES_ENABLED": "false", "N8N_PORT": "5678"}
 
 
-def role_spec(role: str, name: str, o: MonitoringOptions | None, secret_dir: str) -> dict[str, Any]:
-    """The compose keys of a monitoring role (config mounted read-only from ./<name>/)."""
+def role_spec(role: str, name: str, o: MonitoringOptions | None, secret_dir: str,
+              address: str = "") -> dict[str, Any]:
+    """The compose keys of a monitoring role (config mounted read-only from ./<name>/); address: where a service
+    on the host's network listens (the publish address)."""
     o = o or MonitoringOptions()
-    if role == "n8n":
+    if role == "n8n":  # its encryption key from the store, in the settings file n8n reads it from (0600, read-only)
         return {"environment": dict(N8N_ENV), "ports": [f"{o.n8n_port}:5678"],
-                "volumes": [f"{secret_dir}/n8n_encryption_key:/run/secrets/n8n_encryption_key:ro",
+                "volumes": [f"{secret_dir}/n8n-settings.json:/home/node/.n8n/config:ro",
                             f"./{name}/workflows:{CONTAINER_DIR}:ro"]}
     if role == "prometheus":
         return {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
@@ -56,7 +58,7 @@ def role_spec(role: str, name: str, o: MonitoringOptions | None, secret_dir: str
                 "volumes": [f"./{name}/blackbox.yml:/etc/blackbox/blackbox.yml:ro"]}
     if role == "node-exporter":  # the host's network, processes and filesystems, read-only
         return {"network_mode": "host", "pid": "host", "volumes": ["/:/host:ro"],
-                "command": ["--path.rootfs=/host", f"--web.listen-address=:{o.node_exporter_port}"]}
+                "command": ["--path.rootfs=/host", f"--web.listen-address={address}:{o.node_exporter_port}"]}
     return {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                         f"--web.listen-address=:{o.alertmanager_port}", "--cluster.listen-address="],
             "ports": [f"{o.alertmanager_port}:{o.alertmanager_port}"],
@@ -145,39 +147,40 @@ def resource_monitor(cfg: Storage) -> None:
         return
     password = host_secrets(["n8n_owner_password"])["n8n_owner_password"]
     n8n.check_password(password, host.name)
+    # the owner first, right after the stack is up: until it exists anyone reaching n8n could claim the instance
+    login = password
+    try:
+        api = n8n.connect(n8n_url(cfg), o.n8n_owner_email, password, setup=False)
+    except (n8n.NotRunning, n8n.NoOwner):  # first deploy: set up once the stack is up
+        api = None
+    except n8n.N8nError:  # refused: rotated since the last deploy? the host still holds the value in use
+        login = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password") or password
+        if login == password:
+            raise
+        api = None
+    if api is None:  # none yet (set up now), or to change (planning itself never changes anything)
+        def owner() -> None:
+            n8n.wait_until_serving(n8n_url(cfg))
+            session = n8n.connect(n8n_url(cfg), o.n8n_owner_email, login, setup=True)
+            if login != password:
+                session.change_password(login, password)
+
+        python.call(name="G6: n8n owner account" + (" (password rotated)" if login != password else ""),
+                    function=owner)
     if o.activity_api_url and s.named("prometheus"):
         want = wanted_workflow(cfg)
         have = host.get_fact(N8nWorkflow, project=s.compose_project, service=name, workflow_id=want["id"])
         diff = workflow_differences(have, want)
         if diff:
-            run = compose(cfg, "exec", "-T", name, "n8n")
+            run, wid = compose(cfg, "exec", "-T", name, "n8n"), shlex.quote(want["id"])
             ready = f"curl -fsS -o /dev/null {n8n_url(cfg)}/rest/settings"
             server.shell(name=f"G6: import and activate the resource monitor ({'; '.join(diff)})", commands=[
                 f"{run} import:workflow --input={CONTAINER_DIR}/{WORKFLOW_FILE}",
-                f"{run} update:workflow --id={want['id']} --active=true",
+                f"{run} update:workflow --id={wid} --active=true",
                 compose(cfg, "restart", name),
                 f"timeout 120 sh -c {shlex.quote(f'until {ready}; do sleep 0.5; done')}",
                 # one run now: the workflow is proven against Prometheus and the Activity API at once
-                f"{run} execute --id={want['id']} --rawOutput > /dev/null"])
-    login = password
-    try:
-        n8n.connect(n8n_url(cfg), o.n8n_owner_email, password)
-        return
-    except n8n.NotRunning:  # first deploy: set up once the stack is up
-        pass
-    except n8n.N8nError:  # refused: rotated since the last deploy? the host still holds the value in use
-        login = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password") or password
-        if login == password:
-            raise
-
-    def owner() -> None:
-        n8n.wait_until_serving(n8n_url(cfg))
-        api = n8n.connect(n8n_url(cfg), o.n8n_owner_email, login)
-        if login != password:
-            api.change_password(login, password)
-
-    python.call(name="G6: n8n owner account" + (" (password rotated)" if login != password else ""),
-                function=owner)
+                f"{run} execute --id={wid} --rawOutput > /dev/null"])
 
 
 def kuma_url(cfg: Storage) -> str:

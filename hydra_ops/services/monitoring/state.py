@@ -3,6 +3,7 @@ seed's alert rules, and Alertmanager's route to the Activity API; every file ser
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -76,8 +77,9 @@ def checks(o: MonitoringOptions, hosts: list[str]) -> list[dict[str, Any]]:
     out = [{"alert": name, "metric": field, "expr": expr, "above": getattr(t, field)}
            for name, (field, expr) in MEASURES.items()]
     out.append({"alert": "ServiceDown", "metric": "service_up", "expr": 'probe_success{job="probes"}', "below": 1})
-    return out + [{"alert": "ExporterDown", "metric": "node_exporter_up", "expr": f'up{{job="node",host="{h}"}}',
-                   "below": 1, "host": h} for h in sorted(hosts)]
+    # a host name reaches PromQL as a string literal (JSON's escaping is PromQL's)
+    return out + [{"alert": "ExporterDown", "metric": "node_exporter_up", "below": 1, "host": h,
+                   "expr": f'up{{job="node",host={json.dumps(h)}}}'} for h in sorted(hosts)]
 
 
 def rules_yml(o: MonitoringOptions) -> str:

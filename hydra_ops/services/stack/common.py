@@ -4,6 +4,7 @@ when a file they mount changed, and waited for until they answer."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Mapping
@@ -94,11 +95,14 @@ def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
 
     s, out = cfg.stack, {}
     wanted = {name: ROLE_SECRETS[s.role_of(name)] for name in s.stack_services if s.role_of(name) in ROLE_SECRETS}
-    values = host_secrets(sorted(set(wanted.values()))) if wanted else {}
-    for name, secret in wanted.items():
+    values = host_secrets(sorted({secret for secret, _ in wanted.values()})) if wanted else {}
+    for name, (secret, filename) in wanted.items():
         uid, _, gid = (s.stack_services[name].user or "0:0").partition(":")
-        op = secret_file(name=f"Stack: {name} reads {secret} (0600, uid {uid})", content=values[secret],
-                         dest=f"{cfg.secret_dir}/{secret}", user=uid, group=gid)
+        content = values[secret]
+        if s.role_of(name) == "n8n":  # n8n's settings file, mounted over /home/node/.n8n/config (JSON, serialised)
+            content = json.dumps({"encryptionKey": content}, indent="\t")
+        op = secret_file(name=f"Stack: {name} reads {secret} (0600, uid {uid})", content=content,
+                         dest=f"{cfg.secret_dir}/{filename}", user=uid, group=gid)
         out[name] = [op] if op is not None else []
         if s.role_of(name) == "qdrant":
             files.directory(name=f"Stack: {name} directory", path=f"{s.stack_dir}/{name}", mode="755")

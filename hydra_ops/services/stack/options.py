@@ -301,5 +301,6 @@ def gib(n: int) -> str:
     return f"{n / 1024 ** 3:.1f} GiB"
 
 
-#: secrets a role reads from a 0600 file owned by the user it runs as (Postgres' comes through secret_files)
-ROLE_SECRETS = {"qdrant": "qdrant_api_key", "n8n": "n8n_encryption_key"}
+#: secrets a role reads from a 0600 file owned by the user it runs as (Postgres' comes through secret_files):
+#: role -> (secret, file name in secret_dir); n8n reads its key only from its settings file (or the environment)
+ROLE_SECRETS = {"qdrant": ("qdrant_api_key", "qdrant_api_key"), "n8n": ("n8n_encryption_key", "n8n-settings.json")}

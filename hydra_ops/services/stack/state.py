@@ -114,7 +114,7 @@ def _role(cfg: Storage, name: str) -> dict[str, Any]:
     if role in ("n8n", "prometheus", "alertmanager", "uptime-kuma", "node-exporter", "blackbox"):
         from hydra_ops.services.monitoring.stack import role_spec
 
-        return role_spec(role, name, cfg.monitoring, secrets)
+        return role_spec(role, name, cfg.monitoring, secrets, cfg.publish_address)
     if role == "postgres":
         return {"environment": {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
                 "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"]}
