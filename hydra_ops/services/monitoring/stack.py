@@ -130,9 +130,9 @@ def n8n_url(cfg: Storage) -> str:
 
 
 def resource_monitor(cfg: Storage) -> None:
-    """G6: the workflow imported and active in n8n, exactly as generated, through n8n's own CLI (an import
-    leaves a workflow inactive, and activation is read at start: the service restarts once), and run once; then
-    the owner account, set up with the password from the store, or changed after a rotation."""
+    """G6: n8n's owner account (set up with the password from the store, or changed after a rotation), then the
+    workflow imported and active, exactly as generated, through n8n's own CLI (an import leaves a workflow
+    inactive, and activation is read at start: the service restarts once), and run once."""
     from pyinfra import host
     from pyinfra.operations import python, server
 
@@ -147,18 +147,15 @@ def resource_monitor(cfg: Storage) -> None:
         return
     password = host_secrets(["n8n_owner_password"])["n8n_owner_password"]
     n8n.check_password(password, host.name)
-    # the owner first, right after the stack is up: until it exists anyone reaching n8n could claim the instance
-    login = password
+    # The owner first, right after the stack is up: until it exists anyone reaching n8n could claim the instance.
+    # Planning logs in nowhere (n8n allows 5 logins a minute): the host's copy of the password tells a rotation.
     try:
-        api = n8n.connect(n8n_url(cfg), o.n8n_owner_email, password, setup=False)
-    except (n8n.NotRunning, n8n.NoOwner):  # first deploy: set up once the stack is up
-        api = None
-    except n8n.N8nError:  # refused: rotated since the last deploy? the host still holds the value in use
-        login = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password") or password
-        if login == password:
-            raise
-        api = None
-    if api is None:  # none yet (set up now), or to change (planning itself never changes anything)
+        fresh = n8n.N8n(n8n_url(cfg)).needs_setup()
+    except n8n.NotRunning:  # first deploy: set up once the stack is up
+        fresh = True
+    in_use = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password")
+    login = password if fresh or in_use is None else in_use
+    if fresh or login != password:
         def owner() -> None:
             n8n.wait_until_serving(n8n_url(cfg))
             session = n8n.connect(n8n_url(cfg), o.n8n_owner_email, login, setup=True)
