@@ -53,7 +53,8 @@ def nspawn_pids(state_dir: Path) -> list[int]:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if args and args[0].endswith(b"systemd-nspawn") and str(state_dir).encode() in b" ".join(args):
+        # the directory itself, not a prefix of it (.cluster is a prefix of .cluster-seeds)
+        if args and args[0].endswith(b"systemd-nspawn") and f"{state_dir}/".encode() in b" ".join(args):
             out.append(int(cmdline.parent.name))
     return out
 
