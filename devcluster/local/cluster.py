@@ -19,7 +19,16 @@ from typing import Any
 
 from devcluster.local import files, image, network, nixos_host, unraid_host
 from devcluster.local.network import run
-from devcluster.local.procs import alive, assert_unmounted, children, kill, nspawn_pids, require_root, wait_port
+from devcluster.local.procs import (
+    alive,
+    assert_unmounted,
+    children,
+    kill,
+    nspawn_pids,
+    remove_tree,
+    require_root,
+    wait_port,
+)
 from devcluster.local.provision import after_boot, provision
 from devcluster.local.spec import FLAVOURS, HERE, SPEC_FILE, HostSpec, Spec, load_spec
 from hydra_ops import PROJECT_ROOT
@@ -111,6 +120,9 @@ class Cluster:
                 continue
             network.host_up(self.spec.net, host.name, host.address)
             root = self.machine_dir(host.name)
+            if root.exists() and not (root / "etc/os-release").exists():  # a removal cut short: start it again
+                assert_unmounted(root)
+                remove_tree(root)
             if not root.exists():
                 log(f"{host.name}: unpacking base image")
                 image.unpack(self._image(host, tarball, log), root)
@@ -136,7 +148,7 @@ class Cluster:
         root = self.machine_dir(name)
         if root.exists():
             assert_unmounted(root)
-            shutil.rmtree(root)
+            remove_tree(root)
         files.publish_artifacts(self)  # provisioning unpacks the packed doubles from the artifact directory
         image.unpack(self._image(host, image.ensure_base(log), log), root)
         provision(host, root, self.spec.hosts, self.key, self.dir)
@@ -283,7 +295,7 @@ class Cluster:
             root = self.machine_dir(host.name)
             if root.exists():
                 assert_unmounted(root)
-                shutil.rmtree(root)
+                remove_tree(root)
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.control_dir, ignore_errors=True)
         if self.owner_file.exists() and self.owner_file.read_text().strip() == str(self.dir):
