@@ -6,6 +6,7 @@ options.py declares the settings every host has, detect.py checks the files on a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import cache
 
 from pyinfra import host
@@ -41,14 +42,17 @@ def host_secrets(names: list[str]) -> dict[str, str]:
 
 
 @deploy("G3 secrets")
-def secret_files() -> dict[str, OperationMeta | None]:
+def secret_files(skip: Collection[str] = (), only: Collection[str] | None = None) -> dict[str, OperationMeta | None]:
     """Push this host's secret files (<secret_dir>/<name>, 0600) from the encrypted store; return each file's
-    operation (None when already right) so services that read one can restart when it changes."""
+    operation (None when already right) so services that read one can restart when it changes. skip/only: a
+    password a service keeps itself is written after the service took the new value (its copy is the value in
+    use until then)."""
     o = options(host.data.dict(), host.name)
-    if not o.secret_files:
+    items = [i for i in o.secret_files if i.secret not in skip and (only is None or i.secret in only)]
+    if not items:
         return {}
     values = host_secrets(o.needed)
     files.directory(name="G3: secret directory", path=o.secret_dir, user="root", group="root", mode="700")
     return {item.secret: secret_file(
         name=f"G3: secret file {item.secret} (0600 {item.owner})", content=values[item.secret],
-        dest=f"{o.secret_dir}/{item.secret}", user=item.owner, group=item.group) for item in o.secret_files}
+        dest=f"{o.secret_dir}/{item.secret}", user=item.owner, group=item.group) for item in items}

@@ -57,7 +57,9 @@ def deploy_stack() -> None:
     redis_password = host_secrets(["redis_password"])["redis_password"] if redis_name else ""
     if redis_password:
         check_secret_values({"redis_password": redis_password}, host.name)
-    secrets = secret_files()
+    # passwords Uptime Kuma and n8n keep themselves: their host copies change only after the services took them
+    logins = ("uptime_kuma_password", "n8n_owner_password")
+    secrets = secret_files(skip=logins)
     mounts: dict[str, list[OperationMeta]] = {}
     if redis_name:
         if platform == "unraid":
@@ -79,3 +81,4 @@ def deploy_stack() -> None:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)
     resource_monitor(cfg)
+    secret_files(only=logins)
