@@ -19,6 +19,7 @@ class N8nWorkflow(FactBase[dict[str, Any] | None]):
         return "docker"
 
     def command(self, project: str, service: str, workflow_id: str) -> str:
+        """Export inside the service's running container, or say why there is nothing to export."""
         q = shlex.quote
         # a scratch file of its own: an audit and a deploy may export at the same time
         export = (f"f=$(mktemp) && out=$(n8n export:workflow --id={q(workflow_id)} --output=$f 2>&1); rc=$?; "
@@ -30,6 +31,7 @@ class N8nWorkflow(FactBase[dict[str, Any] | None]):
                 f"if [ -z \"$cid\" ]; then echo {NOT_RUNNING}; else docker exec $cid sh -c {q(export)}; fi")
 
     def process(self, output: list[str]) -> dict[str, Any] | None:
+        """The one exported workflow; anything unexpected is an error, never "nothing there"."""
         text = "\n".join(output).strip()
         if text == NOT_RUNNING:
             return None

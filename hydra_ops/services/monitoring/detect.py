@@ -59,7 +59,7 @@ def resource_monitor(host: Host) -> Finding:
 
     from facts.n8n import N8nWorkflow
     from hydra_ops.services.monitoring import n8n
-    from hydra_ops.services.monitoring.stack import n8n_url, wanted_workflow
+    from hydra_ops.services.monitoring.resource_monitor import n8n_url, wanted_workflow
     from hydra_ops.services.monitoring.workflow import differences
     from hydra_ops.services.secrets import host_secrets
     from hydra_ops.services.storage import storage

@@ -36,6 +36,7 @@ class N8n:
         self.url, self.timeout, self.cookie = url.rstrip("/"), timeout, ""
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: str) -> Any:
+        """One REST call with the session cookie; the answer's `data`."""
         headers = {"Cookie": f"{COOKIE}={self.cookie}"} if self.cookie else {}
         try:
             reply = requests.request(method, self.url + path, json=body, params=params or None, headers=headers,
@@ -51,6 +52,7 @@ class N8n:
         return reply.json().get("data")
 
     def needs_setup(self) -> bool:
+        """Whether nobody has set up the owner account yet (n8n's public settings say so; no login needed)."""
         return bool(self.call("GET", "/rest/settings")["userManagement"]["showSetupOnFirstLoad"])
 
     def last_execution(self, workflow_id: str) -> dict[str, Any] | None:
@@ -59,6 +61,7 @@ class N8n:
         return (found.get("results") or [None])[0]
 
     def change_password(self, current: str, new: str) -> None:
+        """The logged-in owner's password, from current to new."""
         self.call("PATCH", "/rest/me/password", {"currentPassword": current, "newPassword": new})
 
 

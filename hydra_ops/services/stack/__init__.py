@@ -28,8 +28,9 @@ def deploy_stack() -> None:
     from hydra_ops.services.agents import agent_files
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway
     from hydra_ops.services.litellm.options import secret_env
+    from hydra_ops.services.monitoring.resource_monitor import resource_monitor
     from hydra_ops.services.monitoring.stack import config_files as monitoring_files
-    from hydra_ops.services.monitoring.stack import resource_monitor, uptime_monitors
+    from hydra_ops.services.monitoring.stack import uptime_monitors
     from hydra_ops.services.redis import debian as redis
     from hydra_ops.services.redis.options import check_secret_values
     from hydra_ops.services.secrets import host_secrets, secret_files
