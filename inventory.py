@@ -27,3 +27,8 @@ if _ssh["ssh_user"] != "root":
 ai = [("hydra-ai", {"ssh_hostname": "192.168.1.250", **_ssh})]
 compute = [("hydra-compute", {"ssh_hostname": "192.168.1.203", **_ssh})]
 storage = [("hydra-storage", {"ssh_hostname": "192.168.1.244", **_ssh})]
+
+# The seeds' two other systems. Seed 003: the SOLLOL nodes (node 1 up to "30B+", node 2 up to 70B).
+sollol = [("sollol-1", {"ssh_hostname": "10.9.66.154", **_ssh}), ("sollol-2", {"ssh_hostname": "10.9.66.250", **_ssh})]
+# Seed 004: the DGX Spark hosts of the vLLM cluster (LAN addresses; Traefik runs on spark-1).
+spark = [("spark-1", {"ssh_hostname": "192.168.1.76", **_ssh}), ("spark-2", {"ssh_hostname": "192.168.1.63", **_ssh})]

@@ -35,7 +35,7 @@ def audit(inventory_path: Path | str, only: list[str] | None = None) -> list[Aud
             for host in hosts:
                 finding = _detect(g, host, state)
                 rows.append(AuditRow(g.id, g.title, host.name, finding.status, finding.evidence))
-            if not hosts:
+            if not hosts and not g.optional:
                 rows.append(AuditRow(g.id, g.title, "-", UNKNOWN, [f"no host in group {g.group}"]))
     return rows
 

@@ -11,7 +11,7 @@ from hydra_ops.cli_common import local_cluster
 
 
 @click.group()
-@click.option("--flavour", type=click.Choice(["default", "seeds"]), default=None,
+@click.option("--flavour", type=click.Choice(["default", "seeds", "systems"]), default=None,
               help="default: Debian hosts; seeds: NixOS-shaped hydra-ai/hydra-compute and an Unraid-shaped "
                    "hydra-storage, as the seeds describe them. "
                    "Env: HYDRA_CLUSTER_FLAVOUR (other hydra commands and the tests read it too).")

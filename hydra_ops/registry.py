@@ -38,6 +38,7 @@ class Gap:
     platforms: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
     pending: str | None = None
+    optional: bool = False  # a system, not an audit gap: skipped where the inventory lacks its group
 
     @property
     def implemented(self) -> bool:

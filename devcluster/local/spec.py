@@ -15,7 +15,8 @@ SPEC_FILE = HERE / "cluster.yaml"
 #: Flavours of the local cluster: "default" (Debian hosts) and "seeds" (NixOS-shaped compute and ai, Unraid-shaped
 #: storage, as the seeds describe the real hosts). Chosen by HYDRA_CLUSTER_FLAVOUR; each has its own spec, bridge
 #: and state directory.
-FLAVOURS = {"default": ("cluster.yaml", ".cluster"), "seeds": ("cluster-seeds.yaml", ".cluster-seeds")}
+FLAVOURS = {"default": ("cluster.yaml", ".cluster"), "seeds": ("cluster-seeds.yaml", ".cluster-seeds"),
+            "systems": ("cluster-systems.yaml", ".cluster-systems")}
 
 
 @dataclass(frozen=True)

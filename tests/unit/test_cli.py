@@ -38,7 +38,7 @@ def test_version() -> None:
 def test_deploy_accepts_every_deploy_file() -> None:
     proc = run("deploy", "nothere")
     assert proc.returncode == 2
-    assert "'nothere' is not one of 'ai', 'compute', 'monitoring', 'site', 'storage'" in proc.stderr
+    assert "'nothere' is not one of 'ai', 'compute', 'monitoring', 'site', 'sollol', 'spark', 'storage'" in proc.stderr
 
 
 @pytest.mark.parametrize(("statuses", "code"), [(["closed", "closed"], 0), (["closed", "open"], 1),

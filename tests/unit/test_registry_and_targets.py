@@ -13,13 +13,14 @@ from hydra_ops.services import compute
 from hydra_ops.targets import targets
 
 
-def test_all_eleven_gaps_are_registered() -> None:
-    assert [g.id for g in gaps()] == [f"G{n}" for n in range(1, 12)]
+def test_all_eleven_gaps_are_registered_then_the_two_systems() -> None:
+    assert [g.id for g in gaps()] == [*(f"G{n}" for n in range(1, 12)), "S1", "V1"]
+    assert [g.id for g in gaps() if g.optional] == ["S1", "V1"]
 
 
 def test_implemented_gaps_point_at_real_bundles_detectors_templates_and_tests() -> None:
     implemented = [g for g in gaps() if g.implemented]
-    assert {g.id for g in implemented} == {f"G{n}" for n in range(1, 12)}
+    assert {g.id for g in implemented} == {*(f"G{n}" for n in range(1, 12)), "S1", "V1"}
     for g in implemented:
         assert callable(g.load("bundle")) and callable(g.load("detector"))
         assert (PROJECT_ROOT / str(g.deploy)).is_file()
@@ -47,7 +48,8 @@ def test_real_cluster_switch_targets_the_seed_addresses_without_connecting(tmp_p
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # where the real cluster's generated ssh_config goes
     real = {t.name: t for t in targets("real")}
     assert {n: t.address for n, t in real.items()} == {
-        "hydra-ai": "192.168.1.250", "hydra-compute": "192.168.1.203", "hydra-storage": "192.168.1.244"}
+        "hydra-ai": "192.168.1.250", "hydra-compute": "192.168.1.203", "hydra-storage": "192.168.1.244",
+        "sollol-1": "10.9.66.154", "sollol-2": "10.9.66.250", "spark-1": "192.168.1.76", "spark-2": "192.168.1.63"}
     assert real["hydra-compute"].testinfra_url == f"ssh://hydra-compute?ssh_config={tmp_path}/hydra-ops/real/ssh_config"
     assert "HostName 192.168.1.203" in Path(real["hydra-compute"].ssh_config).read_text()
     assert "compute" in real["hydra-compute"].groups

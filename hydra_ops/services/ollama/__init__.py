@@ -43,9 +43,9 @@ def deploy_instances() -> None:
         pull_models(o)
 
 
-def pull_models(o: OllamaOptions, path: str = "") -> None:
-    """Pull the configured models the shared store lacks, through the first instance."""
-    missing = missing_models(o, set(host.get_fact(OllamaModels, models_dir=o.ollama_models_dir)))
+def pull_models(o: OllamaOptions, path: str = "", models: list[str] | None = None) -> None:
+    """Pull the configured models (or `models`: a placement's) the shared store lacks, through the first instance."""
+    missing = missing_models(o, set(host.get_fact(OllamaModels, models_dir=o.ollama_models_dir)), models)
     if missing:
         q = shlex.quote
         pulls = "; ".join(f"ollama pull {q(m)} >/dev/null" for m in missing)

@@ -30,5 +30,6 @@ def canonical(model: str) -> str:
     return model if ":" in model else f"{model}:latest"
 
 
-def missing_models(o: OllamaOptions, stored: set[str]) -> list[str]:
-    return [m for m in o.ollama_models if canonical(m) not in stored]
+def missing_models(o: OllamaOptions, stored: set[str], models: list[str] | None = None) -> list[str]:
+    """The wanted models (ollama_models unless given) the store does not hold yet."""
+    return [m for m in (o.ollama_models if models is None else models) if canonical(m) not in stored]
