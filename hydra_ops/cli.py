@@ -128,14 +128,21 @@ def audit(cluster_name: str | None, only: tuple[str, ...], implemented: bool, as
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
     """Run the smoke suite (tests/smoke) against the cluster; extra arguments go to pytest."""
-    from hydra_ops.targets import selected
+    from hydra_ops.targets import selected, targets
 
     env = dict(os.environ, HYDRA_CLUSTER=selected(cluster_name))
     args = list(pytest_args)
     if not any(a.startswith("tests") for a in args):  # options alone still mean "the smoke suite"
-        args.append("tests/smoke")
+        args += smoke_paths({g for t in targets(cluster_name) for g in t.groups})
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                              cwd=PROJECT_ROOT, env=env))
+
+
+def smoke_paths(groups: set[str]) -> list[str]:
+    """The smoke files for the groups an inventory has: the Hydra suite, and each other system's own file."""
+    paths = ["tests/smoke"] if groups & {"compute", "ai", "storage"} else []
+    paths += [f"tests/smoke_systems/test_{g}.py" for g in ("sollol", "spark") if g in groups]
+    return paths or ["tests/smoke"]
 
 
 # -- TabbyAPI canary ---------------------------------------------------------------------------------------------

@@ -75,8 +75,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"object": "list", "data": [
                 {"id": name, "object": "model", "created": engine.created, "owned_by": "vllm", "root": engine.model,
                  "parent": None, "max_model_len": engine.max_model_len, "permission": []} for name in engine.names]})
-        if self.path == "/metrics":
-            return self._send(200, f"vllm_double_requests_served_total {engine.served}\n".encode(), "text/plain")
+        if self.path == "/metrics":  # vLLM's Prometheus counter of finished requests, under its own name
+            text = ("# TYPE vllm:request_success_total counter\n"
+                    f'vllm:request_success_total{{finished_reason="stop",model_name="{engine.names[0]}"}} '
+                    f"{float(engine.served)}\n")
+            return self._send(200, text.encode(), "text/plain; version=0.0.4")
         self._error(404, "NotFoundError", f"{self.path} not found")
 
     def do_POST(self) -> None:

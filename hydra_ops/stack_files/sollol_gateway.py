@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import sys
 import threading
 import time
@@ -56,6 +57,8 @@ def main(argv: list[str]) -> int:
         return 2
     with open(argv[0], encoding="utf-8") as fh:
         cfg = json.load(fh)
+    # SOLLOL logs its decisions (nodes, Ray, routing) at INFO through logging; the journal keeps them
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from sollol import discovery, gateway, rpc_discovery
     from sollol.routing_strategy import RoutingStrategy
@@ -159,6 +162,9 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=health_loop, args=(float(cfg["health_interval"]),), daemon=True,
                      name="hydra-node-health").start()
     nodes = [{"host": n["host"], "port": str(n["port"])} for n in cfg["nodes"]]
+    logging.getLogger("hydra_ops").info(
+        "SOLLOL gateway on :%s over %s; discovery disabled; default routing mode %s", cfg["port"],
+        ", ".join(f"{n['host']}:{n['port']}" for n in nodes), default)
     gateway.start_api(port=int(cfg["port"]), ollama_nodes=nodes, rpc_backends=[],
                       ray_workers=int(cfg["ray_workers"]), enable_batch_processing=False)
     return 0
