@@ -9,7 +9,9 @@ command line, read from one JSON file that hydra-ops renders:
   in) mapped onto SOLLOL's real routing strategies, the default one from group data and per request through the
   X-Hydra-Routing-Mode header;
 - the model placement: a request for a model goes only to the nodes it was placed on (a 70B model never to a
-  node that cannot hold it), chosen among them by SOLLOL's strategy.
+  node that cannot hold it), chosen among them by SOLLOL's strategy;
+- node health: SOLLOL probes a node only every 100 requests and its Ray path never fails over, so a node is taken
+  out of rotation when a request could not reach it, and probed every health_interval seconds to come back.
 Usage: python sollol_gateway.py CONFIG.json
 """
 
@@ -49,6 +51,17 @@ def probe(url: str, timeout: float) -> bool:
             return resp.status == 200
     except OSError:
         return False
+
+
+def unreachable(body: bytes) -> bool:
+    """Whether an answer is SOLLOL's report that its Ray worker could not reach the node (a 200 with "error")."""
+    if not body.startswith(b"{") or len(body) > 1 << 20:
+        return False
+    try:
+        error = json.loads(body).get("error")
+    except ValueError:
+        return False  # not SOLLOL's JSON error: nothing to learn about the node
+    return isinstance(error, str) and error.startswith("Request to ") and " failed" in error
 
 
 def main(argv: list[str]) -> int:
@@ -136,8 +149,20 @@ def main(argv: list[str]) -> int:
                 return
             req = Request(asked)
             token = current.set(req)
+            body: list[bytes] = []
+
+            async def watch(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body" and len(body) < 64:
+                    body.append(message.get("body", b""))
+                    if not message.get("more_body") and req.nodes and unreachable(b"".join(body)):
+                        for pool in pools:  # passive check: out of rotation now, back when the probe answers
+                            perf = pool.stats["node_performance"].get(req.nodes[-1])
+                            if perf is not None:
+                                perf["available"] = False
+                await send(message)
+
             try:
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, send=watch)
             finally:
                 current.reset(token)
                 for pool in pools:

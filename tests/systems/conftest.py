@@ -1,0 +1,48 @@
+"""The systems flavour (HYDRA_CLUSTER_FLAVOUR=systems): the SOLLOL nodes and the spark hosts, converged once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+
+from devcluster.local.cluster import Cluster
+from hydra_ops.runner import DeployResult
+from tests.integration.conftest import deploy_runner
+
+SOLLOL_HOSTS, SPARK_HOSTS = ("sollol-1", "sollol-2"), ("spark-1", "spark-2")
+
+
+@pytest.fixture(scope="session")
+def systems(local_cluster: Cluster) -> Cluster:
+    """The local cluster, which must be the systems flavour for these tests."""
+    assert local_cluster.flavour == "systems", "run tests/systems with HYDRA_CLUSTER_FLAVOUR=systems"
+    return local_cluster
+
+
+@pytest.fixture(scope="session")
+def deploy(systems: Cluster) -> Callable[..., DeployResult]:
+    """deploy(overrides, tmp, target=..., group=...) on the systems cluster."""
+    return deploy_runner(systems)
+
+
+@pytest.fixture(scope="session")
+def first_runs(deploy: Callable[..., DeployResult]) -> dict[str, DeployResult]:
+    """Each system deployed once (on a new cluster: everything installed and started)."""
+    runs = {target: deploy(target=f"deploys/{target}.py") for target in ("sollol", "spark")}
+    for target, result in runs.items():
+        assert result.ok, f"{target}: {result.stderr[-3000:]}"
+    return runs
+
+
+def snapshot(cluster: Cluster) -> str:
+    """A digest of everything the two deploys could change on their hosts: units, files, containers, ports."""
+    parts = []
+    for name in (*SOLLOL_HOSTS, *SPARK_HOSTS):
+        parts.append(cluster.ssh(name, "systemctl list-units --all --no-legend 'ollama*' 'nginx*' 'sollol*' "
+                                       "'traefik*' | awk '{print $1,$3,$4}'; ls -laR --time-style=full-iso "
+                                       "/etc/systemd/system /etc/sollol /opt /etc/nginx /var/lib/ollama 2>&1; "
+                                       "{ docker ps -a --format '{{.Names}} {{.ID}} {{.Status}}' 2>/dev/null || true; "
+                                       "} | sed 's/Up [^(]*//'; ss -ltnH | awk '{print $4}' | sort").stdout)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
