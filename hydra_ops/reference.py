@@ -22,6 +22,8 @@ SERVICES = {
     "litellm": "hydra_ops.services.litellm.options:LitellmOptions",
     "agents": "hydra_ops.services.agents.options:AgentsOptions",
     "monitoring": "hydra_ops.services.monitoring.options:MonitoringOptions",
+    "sollol": "hydra_ops.services.sollol.options:SollolOptions",
+    "spark": "hydra_ops.services.spark.options:SparkOptions",
 }
 
 
