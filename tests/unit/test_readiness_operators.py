@@ -105,7 +105,9 @@ def test_real_commands_target_inventory_py(monkeypatch: pytest.MonkeyPatch, oper
     (fix, _), (verify, env) = seen["calls"]
     assert fix[1:] == ["-m", "pyinfra", "-y", str(PROJECT_ROOT / "inventory.py"), "deploys/gap.py",
                        "--data", "hydra_gap=G1"]
-    assert verify[1:] == ["-m", "pytest", "-p", "no:cacheprovider", "tests/smoke"] and env["HYDRA_CLUSTER"] == "real"
+    # the real inventory has the Hydra hosts and both other systems: each system's smoke file joins the suite
+    assert verify[1:] == ["-m", "pytest", "-p", "no:cacheprovider", "tests/smoke", "tests/smoke_systems/test_sollol.py",
+                          "tests/smoke_systems/test_spark.py"] and env["HYDRA_CLUSTER"] == "real"
 
 
 # -- 4. several operators ------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class SparkOptions(Options):
                                      "traefik binary (<venv>/bin/traefik).")
     traefik_pip_args: list[PipArg] = Field(default_factory=list, description="Extra pip arguments (locally "
                                          "--no-index --find-links DIR).")
-    traefik_install_root: AbsPath = Field("/opt/traefik", description="venv, static.yml and dynamic.yml live "
+    traefik_install_root: AbsPath = Field("/opt/traefik", description="The venv, static.yml and dynamic.yml live "
                                                                       "here.")
     traefik_user: UserName = Field("traefik", description="System user Traefik runs as; never root.")
     traefik_balanced_service: Name = Field("embeddings", description="The spark_services entry Traefik balances "
