@@ -66,6 +66,23 @@ NixAttr = Annotated[str, AfterValidator(pattern(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-
                                                  "a nixpkgs attribute path like ollama-cuda"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+#: Values an EnvironmentFile and a Nix string both carry verbatim (no quotes, escapes, $ or whitespace).
+_ENV_VALUE = re.compile(r"^[A-Za-z0-9._:/,=@+%-]{0,1024}$")
+
+
+def _environment(env: dict[str, str]) -> dict[str, str]:
+    bad = [k for k, v in env.items() if not _ENV_NAME.fullmatch(k) or not _ENV_VALUE.fullmatch(v)]
+    if bad:
+        raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name, or a value with "
+                         "characters other than letters, digits and . _ : / , = @ + % -")
+    return env
+
+
+_environment.what = "environment variables (NAME: value, no quotes or spaces)"  # type: ignore[attr-defined]
+#: Environment variables for a unit's EnvironmentFile (or a Nix attrset): names and values that need no quoting.
+Environment = Annotated[dict[str, str], AfterValidator(_environment)]
+
 
 class Options(BaseModel):
     """Base of every service's settings: strict types (no "5" for 5, no True for 1), immutable after loading.

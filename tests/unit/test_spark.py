@@ -20,8 +20,8 @@ from hydra_ops.services.spark.detect import servers_up
 from hydra_ops.services.spark.options import SparkOptions, cluster
 from hydra_ops.services.spark.state import compose_doc, compose_yml, traefik_dynamic, traefik_static
 from hydra_ops.services.spark.traefik import check_command, unit_file
-from hydra_ops.services.spark.traefik_check import errors, static_config
 from hydra_ops.settings import load
+from hydra_ops.stack_files.traefik_check import errors, static_config
 from hydra_ops.validation import ValidationError
 
 SPARKS = [("spark-1", {"ssh_hostname": "192.168.1.76"}), ("spark-2", {"ssh_hostname": "192.168.1.63"})]

@@ -7,12 +7,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, Sha256, Url, UserName
+from hydra_ops.settings import AbsPath, Address, Environment, Label, NixAttr, Options, Port, Sha256, Url, UserName
 
 _MODEL = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-#: Values an EnvironmentFile and a Nix string both carry verbatim (no quotes, escapes, $ or whitespace).
-_ENV_VALUE = re.compile(r"^[A-Za-z0-9._:/,=@+%-]{0,1024}$")
 
 
 def _model(name: str) -> str:
@@ -75,7 +72,7 @@ class OllamaOptions(Options):
     ollama_models: list[Annotated[str, AfterValidator(_model)]] = Field(
         default_factory=lambda: ["qwen2.5:7b", "llama3.2:latest", "qwen2.5-coder:7b", "nomic-embed-text:latest"],
         description="Models pulled once into the shared store (seed 001 Part 5: the fast tier).")
-    ollama_extra_env: dict[str, str] = Field(default_factory=dict,
+    ollama_extra_env: Environment = Field(default_factory=dict,
                                              description="Extra environment for every instance, e.g. OLLAMA_DEBUG.")
     ollama_ready_timeout: int = Field(120, ge=1, le=3600, description="Seconds a (re)started instance may take to "
                                                                       "answer before the deploy fails.")
@@ -83,15 +80,6 @@ class OllamaOptions(Options):
                                       "to finish its requests once out of the LB, before it is restarted anyway.")
     ollama_legacy_unit: Annotated[str, Field(pattern=r"^[\w@.-]+\.service$")] = Field(
         "ollama.service", description="The audit's single instance; retired so :11434 is never bound twice.")
-
-    @field_validator("ollama_extra_env")
-    @classmethod
-    def _env(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [k for k, v in env.items() if not _ENV_NAME.fullmatch(k) or not _ENV_VALUE.fullmatch(v)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name, or a value with "
-                             "characters other than letters, digits and . _ : / , = @ + % -")
-        return env
 
     @field_validator("ollama_instances")
     @classmethod

@@ -20,13 +20,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from hydra_ops.services.ollama.options import _model
 from hydra_ops.services.tabbyapi.options import PipArg, PipSpec
-from hydra_ops.settings import AbsPath, Options, Port, UserName
+from hydra_ops.settings import AbsPath, Environment, Options, Port, UserName
 
 #: the routing modes SOLLOL 0.9.66 names (sollol/routing_modes.py RoutingMode); anything else is refused
 ROUTING_MODES = ("fast", "reliable", "async")
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_ENV_VALUE = re.compile(r"^[A-Za-z0-9._:/,=@+%-]{0,256}$")
 
 ModelName = Annotated[str, AfterValidator(_model)]
 
@@ -118,7 +116,7 @@ class SollolOptions(Options):
         default_factory=lambda: dict(SEED_TIERS), min_length=1,
         description="Seed 003's model tiers (code, reasoning, general) in priority order: each model's size and "
                     "the nodes it is placed on.")
-    sollol_app_env: dict[str, str] = Field(
+    sollol_app_env: Environment = Field(
         default_factory=lambda: dict(SEED_APP_ENV),
         description="Application settings SOLLOL does not read (seed 003's HYDRA_* reasoning settings); written "
                     "with the seed's unread SOLLOL_* settings to <config_dir>/hydra-app.env.")
@@ -131,15 +129,6 @@ class SollolOptions(Options):
         if mode not in ROUTING_MODES:
             raise ValueError("is not a routing mode SOLLOL has (fast, reliable, async)")
         return mode
-
-    @field_validator("sollol_app_env")
-    @classmethod
-    def _env(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [k for k, v in env.items() if not _ENV_NAME.fullmatch(k) or not _ENV_VALUE.fullmatch(v)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not an environment variable name, or a value with "
-                             "characters other than letters, digits and . _ : / , = @ + % -")
-        return env
 
     @model_validator(mode="after")
     def _placement(self) -> SollolOptions:

@@ -3,8 +3,8 @@
 the embeddings of every spark host with health checks.
 
 options.py declares the settings and the checks across hosts, state.py the compose document and Traefik's
-configuration, debian.py converges the stack, traefik.py installs and checks Traefik (traefik_check.py runs on
-the host), detect.py reads it all back.
+configuration, debian.py converges the stack, traefik.py installs and checks Traefik (with
+hydra_ops/stack_files/traefik_check.py, run on the host), detect.py reads it all back.
 """
 
 from __future__ import annotations

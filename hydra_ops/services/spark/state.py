@@ -72,7 +72,7 @@ def traefik_static(o: SparkOptions, address: str) -> dict[str, Any]:
     }
 
 
-def traefik_dynamic(o: SparkOptions, backends: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def traefik_dynamic(o: SparkOptions, backends: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """Traefik's dynamic configuration: every request on `web` to the balanced service, one server per
     (address, port) in backends (the spark hosts in inventory order), each health-checked."""
     name = o.traefik_balanced_service

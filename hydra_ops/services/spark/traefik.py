@@ -9,7 +9,6 @@ import json
 import shlex
 from collections.abc import Sequence
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 from pyinfra import host
@@ -17,6 +16,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import Sha256File
 from pyinfra.operations import apt, files, server, systemd
 
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.operations.service import run_and_restart_on_change
 from hydra_ops.operations.venv import pinned_venv
 from hydra_ops.render import render
@@ -24,7 +24,7 @@ from hydra_ops.services.spark.options import SparkOptions
 from hydra_ops.services.spark.state import traefik_dynamic, traefik_static, traefik_yml
 
 UNIT = "traefik.service"
-CHECKER = Path(__file__).with_name("traefik_check.py")
+CHECKER = PROJECT_ROOT / "hydra_ops" / "stack_files" / "traefik_check.py"
 
 
 def binary(o: SparkOptions) -> str:
