@@ -6,6 +6,7 @@ Imported as `common` by a script run as `python benchmarks/x.py` (its folder is 
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -61,7 +62,7 @@ def group_settings(script: str, *args: str) -> dict[str, Any]:
     Exits with an error naming what failed (with the child's last stderr line) if the data cannot be read: built-in
     defaults could point the benchmark at the wrong ports or model, and it would silently measure the wrong thing.
     """
-    command = [sys.executable, script, PRINT_GROUP_DATA, *args]
+    command = [sys.executable, str(Path(script).resolve()), PRINT_GROUP_DATA, *args]
     stderr: str | bytes | None = None
     try:
         out = subprocess.run(command, capture_output=True, text=True, timeout=GROUP_DATA_TIMEOUT, check=True, cwd=ROOT)
@@ -119,6 +120,10 @@ class Route:
         """Throughput over all rounds (req/s); nan before any."""
         return self.served / self.elapsed if self.elapsed else float("nan")
 
+    def pct(self, q: int) -> float:
+        """q-th percentile of the successes' latencies over all rounds, in ms; nan without any."""
+        return pct(self.latencies, q)
+
 
 R = TypeVar("R", bound=Route)
 
@@ -130,6 +135,21 @@ def warm_up(route: Route, call: Callable[[int], tuple[Any, ...]], count: int) ->
     failed = [result[-1] for result in warm if result[-1]]
     if failed:
         print(f"warm-up {route.name}: {len(failed)} of {len(warm)} failed ({failed[0]})")
+
+
+def rounds_parser(description: str, requests: int, concurrency: int, budget: float,
+                  concurrency_note: str = "") -> argparse.ArgumentParser:
+    """A parser with the options every alternating-rounds benchmark takes (requests and concurrency per path, rounds,
+    time budget), given its defaults; the script adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=requests,
+                        help=f"requests per path per round (default {requests})")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--concurrency", type=int, default=concurrency,
+                        help=f"requests in flight per path (default {concurrency}{concurrency_note})")
+    parser.add_argument("--budget", type=float, default=budget,
+                        help=f"stop starting rounds after this many s ({budget:.0f})")
+    return parser
 
 
 def alternating_rounds(first: R, second: R, rounds: int, budget: float) -> Iterator[tuple[int, tuple[R, R]]]:

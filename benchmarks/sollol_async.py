@@ -11,18 +11,14 @@ content unique, so SOLLOL's cache of identical deterministic requests never answ
   3. the throughput ratio async/one-node (median of the rounds).
 Needs the systems flavour up (`hydra cluster up --flavour systems`) and a sollol deploy. Addresses come from
 devcluster/local/cluster-systems.yaml, ports from the sollol group data as the deploy reads it (options override
-them). Talks only to the local cluster's addresses; bounded in count (--rounds x --requests per path) and time
-(--budget seconds for the rounds, each request times out after 30 s).
+them; if it cannot be read the script stops with an error rather than guess). Talks only to the local cluster's
+addresses; bounded in count (--rounds x --requests per path) and time (--budget seconds for the rounds, each request
+times out after 30 s).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,30 +29,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import common  # noqa: E402
 import requests  # noqa: E402
 
-from devcluster.local.spec import FLAVOURS, HERE, load_spec  # noqa: E402
+from devcluster.local.spec import HERE, load_spec  # noqa: E402
 
-DEFAULTS: dict[str, Any] = {"gateway_host": "sollol-1", "gateway_port": 8090, "ollama_port": 11434,
-                            "max_concurrent": 4, "num_parallel": 4, "token_delay_ms": "20", "placed_on": None}
 TIMEOUT = 30.0
 
 
 def read_group_settings(host: str, model: str) -> dict[str, Any]:
     """The gateway's host and port, the node's Ollama port and the parallelism knobs from the sollol group data,
-    read as the deploy reads it.
-
-    Runs in a child process (this script with --print-group-data): loading the inventory imports pyinfra's CLI,
-    which monkey-patches the process with gevent, and the benchmark's threads must stay real threads.
-    """
-    from hydra_ops import PROJECT_ROOT
+    read as the deploy reads it (in group_settings' child process)."""
     from hydra_ops.services.ollama.options import OllamaOptions
     from hydra_ops.services.sollol.options import SollolOptions
     from hydra_ops.settings import load
-    from hydra_ops.targets import load_inventory
 
-    inventory, _ = load_inventory(PROJECT_ROOT / FLAVOURS["systems"][1] / "inventory.py")
-    data = inventory.get_host(host).data.dict()
+    data = common.systems_host_data(host)
     sollol, ollama = load(SollolOptions, data, host), load(OllamaOptions, data, host)
     placed = [t.nodes for tier in sollol.sollol_model_tiers.values() for t in tier if t.model == model]
     return {"gateway_host": sollol.sollol_gateway_host, "gateway_port": sollol.sollol_port,
@@ -66,47 +54,20 @@ def read_group_settings(host: str, model: str) -> dict[str, Any]:
             "placed_on": placed[0] if placed else None}
 
 
-def group_settings(host: str, model: str) -> dict[str, Any]:
-    """read_group_settings in a child process; the defaults if that fails."""
-    try:
-        out = subprocess.run([sys.executable, __file__, "--print-group-data", host, model], capture_output=True,
-                             text=True, timeout=60, check=True, cwd=ROOT)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, OSError, ValueError, IndexError) as exc:
-        detail = exc.stderr.strip().splitlines()[-1] if isinstance(exc, subprocess.CalledProcessError) else exc
-        print(f"note: group data not read ({type(exc).__name__}: {detail}); using defaults {DEFAULTS}")
-        return dict(DEFAULTS)
-
-
 @dataclass
-class Route:
-    name: str
-    url: str
-    headers: dict[str, str]
-    pool: ThreadPoolExecutor
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+class ChatRoute(common.Route):
+    """A path for /api/chat: the headers its requests carry and the nodes that served them."""
+
+    headers: dict[str, str] = field(default_factory=dict)
     nodes: Counter[str] = field(default_factory=Counter)
-    elapsed: float = 0.0
-    served: int = 0
 
 
-_local = threading.local()
-
-
-def session() -> requests.Session:
-    """One Session (one kept-alive connection) per worker thread."""
-    if not hasattr(_local, "session"):
-        _local.session = requests.Session()
-    return _local.session
-
-
-def chat(route: Route, model: str, content: str) -> tuple[float, str | None, str | None]:
+def chat(route: ChatRoute, model: str, content: str) -> tuple[float, str | None, str | None]:
     """POST one non-streamed /api/chat; return (seconds, serving node or None, error or None)."""
     body = {"model": model, "messages": [{"role": "user", "content": content}], "stream": False}
     started = time.perf_counter()
     try:
-        resp = session().post(route.url, json=body, headers=route.headers, timeout=TIMEOUT)
+        resp = common.session().post(route.url, json=body, headers=route.headers, timeout=TIMEOUT)
         elapsed = time.perf_counter() - started
         if resp.status_code != 200:
             return elapsed, None, f"HTTP {resp.status_code}"
@@ -118,7 +79,7 @@ def chat(route: Route, model: str, content: str) -> tuple[float, str | None, str
         return time.perf_counter() - started, None, type(exc).__name__
 
 
-def run_round(route: Route, model: str, count: int, tag: str) -> tuple[float, Counter[str]]:
+def run_round(route: ChatRoute, model: str, count: int, tag: str) -> tuple[float, Counter[str]]:
     """Send count unique requests through the route's pool; record them; return throughput and nodes that served."""
     contents = [f"{tag} {route.name} request {i} at {time.time_ns()}: say something" for i in range(count)]
     started = time.perf_counter()
@@ -126,31 +87,15 @@ def run_round(route: Route, model: str, count: int, tag: str) -> tuple[float, Co
     elapsed = time.perf_counter() - started
     ok = [(s, node) for s, node, err in results if err is None]
     nodes = Counter(node or "?" for _, node in ok)
-    route.latencies += [s for s, _ in ok]
-    route.errors += [err for _, _, err in results if err is not None]
     route.nodes.update(nodes)
-    route.elapsed += elapsed
-    route.served += len(ok)
-    return len(ok) / elapsed, nodes
-
-
-def pct(values: list[float], q: int) -> float:
-    """q-th percentile in ms (inclusive method); nan without values."""
-    if len(values) < 2:
-        return values[0] * 1000 if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
+    return route.record(elapsed, [s for s, _ in ok], [err for _, _, err in results if err is not None]), nodes
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--print-group-data"]:
-        print(json.dumps(read_group_settings(sys.argv[2], sys.argv[3])))
+    if common.print_group_data(read_group_settings):
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=24, help="requests per path per round (default 24)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="requests in flight per path (default 4 = SOLLOL's parallel requests)")
-    parser.add_argument("--budget", type=float, default=75.0, help="stop starting rounds after this many s (75)")
+    parser = common.rounds_parser(__doc__.splitlines()[0], requests=24, concurrency=4, budget=75.0,
+                                  concurrency_note=" = SOLLOL's parallel requests")
     parser.add_argument("--model", default="llama3.2:3b")
     parser.add_argument("--node", default="sollol-1", help="the node the one-node path talks to (default sollol-1)")
     parser.add_argument("--gateway-port", type=int, help="SOLLOL's port (default: sollol_port of the group data)")
@@ -161,7 +106,7 @@ def main() -> None:
     sollols = {h.name: h for h in spec.hosts if h.group == "sollol"}
     if args.node not in sollols:
         raise SystemExit(f"--node {args.node}: not a sollol host of the systems cluster ({', '.join(sollols)})")
-    settings = group_settings(args.node, args.model)
+    settings = common.group_settings(__file__, args.node, args.model)
     gateway = sollols[settings["gateway_host"]]
     gateway_port = args.gateway_port or settings["gateway_port"]
     ollama_port = args.ollama_port or settings["ollama_port"]
@@ -169,9 +114,9 @@ def main() -> None:
 
     node = sollols[args.node]
     headers = {"X-Hydra-Routing-Mode": "async"}
-    gw = Route("async", f"http://{gateway.address}:{gateway_port}/api/chat", headers,
-               ThreadPoolExecutor(args.concurrency))
-    one = Route("one node", f"http://{node.address}:{ollama_port}/api/chat", {}, ThreadPoolExecutor(args.concurrency))
+    gw = ChatRoute("async", f"http://{gateway.address}:{gateway_port}/api/chat", ThreadPoolExecutor(args.concurrency),
+                   headers=headers)
+    one = ChatRoute("one node", f"http://{node.address}:{ollama_port}/api/chat", ThreadPoolExecutor(args.concurrency))
     print(f"async: SOLLOL gateway {gateway.name} {gateway.address}:{gateway_port} "
           f"(nodes {', '.join(f'{n} {h.address}:{ollama_port}' for n, h in sollols.items())}) vs one node: "
           f"{node.name} {node.address}:{ollama_port}; model {args.model} (placed on {settings['placed_on']})")
@@ -180,46 +125,34 @@ def main() -> None:
           f"{settings['num_parallel']} per node, double {settings['token_delay_ms']} ms/token")
 
     for route in (one, gw):  # open every worker's connection (and the gateway's actors) before measuring
-        warm = list(route.pool.map(lambda i, r=route: chat(r, args.model, f"warm {r.name} {i} {time.time_ns()}"),
-                                   range(args.concurrency)))
-        failed = [err for _, _, err in warm if err]
-        if failed:
-            print(f"warm-up {route.name}: {len(failed)} of {len(warm)} failed ({failed[0]})")
+        common.warm_up(route, lambda i, r=route: chat(r, args.model, f"warm {r.name} {i} {time.time_ns()}"),
+                       args.concurrency)
 
     def label(nodes: Counter[str]) -> str:
         return ", ".join(f"{names.get(n, n)} {c}" for n, c in sorted(nodes.items()))
 
-    started = time.perf_counter()
     ratios = []
-    for n in range(args.rounds):
-        if time.perf_counter() - started > args.budget:
-            print(f"time budget {args.budget:.0f} s reached: stopped after {n} rounds")
-            break
-        order = (one, gw) if n % 2 == 0 else (gw, one)  # alternate which path goes first
+    for n, order in common.alternating_rounds(one, gw, args.rounds, args.budget):  # alternate which path goes first
         rates, split = {}, Counter()
         for route in order:
             rates[route.name], nodes = run_round(route, args.model, args.requests, f"bench r{n}")
             if route is gw:
                 split = nodes
-        ratios.append(rates["async"] / rates["one node"] if rates["one node"] else float("nan"))
+        ratios.append(common.ratio(rates["async"], rates["one node"]))
         print(f"round {n + 1} ({order[0].name} first): one node {rates['one node']:6.2f} req/s   "
               f"async {rates['async']:6.2f} req/s   ratio {ratios[-1]:.2f}x   async served by: {label(split)}")
-    for route in (one, gw):
-        route.pool.shutdown()
 
     print()
     print(f"{'path':<10}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'ok':>6}  served by")
     for route in (one, gw):
-        rate = route.served / route.elapsed if route.elapsed else float("nan")
         by = label(route.nodes) if route is gw else f"{node.name} (direct)"
-        print(f"{route.name:<10}{rate:8.2f}{pct(route.latencies, 50):9.1f}{pct(route.latencies, 95):9.1f}"
+        print(f"{route.name:<10}{route.rate:8.2f}{route.pct(50):9.1f}{route.pct(95):9.1f}"
               f"{len(route.errors):8d}{route.served:6d}  {by}")
         if route.errors:
             print(f"  {route.name} errors: {dict(Counter(route.errors))}")
-    ratio = statistics.median(ratios) if ratios else float("nan")
     print()
     print(f"throughput ratio async({len(sollols)} nodes via SOLLOL)/one node at concurrency {args.concurrency}, "
-          f"median of {len(ratios)} rounds: {ratio:.2f}x")
+          f"median of {len(ratios)} rounds: {common.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":
