@@ -56,12 +56,17 @@ def validate(cluster_name: str | None) -> None:
     """Check every host's group data with the deploys' own validators, without connecting to any host."""
     from hydra_ops.services import ai, compute
     from hydra_ops.services.secrets.options import options as secrets
+    from hydra_ops.services.sollol import inventory_nodes, sollol
+    from hydra_ops.services.spark.options import cluster as spark
     from hydra_ops.services.storage import storage
     from hydra_ops.targets import load_inventory
     from hydra_ops.validation import ValidationError
 
-    checks = {"compute": compute, "ai": ai, "storage": storage}
     inventory, _ = load_inventory(_inventory(cluster_name))
+    checks = {"compute": compute, "ai": ai, "storage": storage,
+              "sollol": lambda data, name: sollol(data, name, inventory_nodes(inventory)),
+              "spark": lambda data, name: spark([(h.name, h.data.dict()) for h in inventory.get_group("spark", [])],
+                                                name)}
     failed = False
     for host in inventory:
         data = host.data.dict()

@@ -86,3 +86,19 @@ def test_unit_runs_unprivileged_with_the_launcher() -> None:
     text = unit_file(load(SollolOptions, {}, "sollol-1"), "/opt/sollol/venv/bin/python", "/var/lib/sollol")
     assert "User=sollol" in text and "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
     assert "ExecStart=/opt/sollol/venv/bin/python /opt/sollol/sollol_gateway.py /etc/sollol/gateway.json" in text
+
+
+def test_launcher_knows_an_unreachable_node_from_other_errors() -> None:
+    import runpy
+
+    from hydra_ops import PROJECT_ROOT
+
+    launcher = runpy.run_path(str(PROJECT_ROOT / "hydra_ops" / "stack_files" / "sollol_gateway.py"))
+    unreachable = launcher["unreachable"]
+    assert unreachable(b'{"error": "Request to 10.0.0.11:11434 failed: All connection attempts failed"}')
+    assert not unreachable(b'{"error": "model \'x\' not found"}')  # the node answered: it is up
+    assert not unreachable(b'{"message": {"content": "hi"}, "_sollol_routing": {"node": "10.0.0.10:11434"}}')
+    assert not unreachable(b'{"model":"x","done":false}\n{"model":"x","done":true}')  # a stream, not one JSON
+    assert set(launcher["STRATEGIES"]) == {"fast", "reliable", "async"}
+    with pytest.raises(RuntimeError, match="network discovery is disabled"):
+        launcher["refuse_discovery"]()

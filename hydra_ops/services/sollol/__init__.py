@@ -15,10 +15,9 @@ from pyinfra.api import deploy
 
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.services.sollol.options import SollolOptions
-from hydra_ops.settings import load_all
+from hydra_ops.settings import load, load_all
 from hydra_ops.validation import ValidationError
 
-PLATFORMS = ("debian",)
 GROUP = "sollol"
 
 
@@ -27,7 +26,7 @@ def inventory_nodes(hosts: Iterable[Any]) -> dict[str, tuple[str, int]]:
     out = {}
     for h in hosts:
         if GROUP in h.groups:
-            first = OllamaOptions.model_validate(h.data.dict()).ollama_instances[0]
+            first = load(OllamaOptions, h.data.dict(), h.name).ollama_instances[0]
             out[h.name] = (str(h.data.get("ssh_hostname") or h.name), first.port)
     return out
 
