@@ -86,13 +86,17 @@ def local_builds(wheels_url: str, gateway: str, ollama_url: str, ollama_sha256: 
 
 
 def cgroup_unit() -> str:
-    """A oneshot unit that remounts the cgroup v1 controllers writable before Docker starts."""
+    """A oneshot unit that remounts the cgroup v1 controllers writable before Docker starts; a busy mount is
+    tried again (bounded), and a controller left read-only fails the unit instead of failing Docker later."""
     controllers = " ".join(CGROUP_CONTROLLERS)
+    rw = "findmnt -no OPTIONS $p | grep -q ^rw"
     return (
         "[Unit]\nDescription=hydra-ops local cluster: writable cgroup v1 controllers for Docker in nspawn\n"
         "Before=docker.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
         f"ExecStart=/bin/sh -c 'for c in {controllers}; do p=/sys/fs/cgroup/$c; "
-        "[ -d $p ] && [ ! -L $p ] || continue; umount $p && mount -t cgroup -o $c cgroup $p; done'\n\n"
+        "[ -d $p ] && [ ! -L $p ] || continue; "
+        f"for i in $(seq 20); do {rw} && break; umount $p; mount -t cgroup -o $c cgroup $p || sleep 0.5; done; "
+        f"{rw} || {{ echo \"$p stays read-only\" >&2; exit 1; }}; done'\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )
 
