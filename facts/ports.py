@@ -7,11 +7,18 @@ import re
 from typing import Any
 
 from pyinfra.api import FactBase
+from pyinfra.api.exceptions import PyinfraError
 
 _SS = re.compile(r"\S+\s+\d+\s+\d+\s+(?P<addr>\S+):(?P<port>\d+)\s+\S+(?:\s+users:\(\((?P<users>.*)\)\))?")
 _USER = re.compile(r'"(?P<name>[^"]+)",pid=(?P<pid>\d+)')
 _PUBLISHED = re.compile(r"(?:[0-9a-fA-F.:\[\]]*):(?P<port>\d+)(?:-(?P<end>\d+))?->")
 SEP = "--- docker ---"
+#: Printed instead of ss's output when ss is not installed: the fact then fails instead of reporting "no holders".
+NO_SS = "--- no ss ---"
+
+
+class PortCheckUnavailable(PyinfraError):
+    """The listening ports cannot be read (no `ss` on the host): a port check that cannot run must not pass."""
 
 
 class PortHolders(FactBase[dict[int, dict[str, Any]]]):
@@ -21,13 +28,12 @@ class PortHolders(FactBase[dict[int, dict[str, Any]]]):
     def default(self) -> dict[int, dict[str, Any]]:
         return {}
 
-    def requires_command(self) -> str:
-        return "ss"
-
     def command(self) -> str:
         fmt = '{{.Names}}\\t{{.Label "com.docker.compose.project"}}\\t{{.Label "com.docker.compose.service"}}\\t' \
               '{{.Ports}}'
-        return (f"ss -Hltnp; echo '{SEP}'; "
+        # no requires_command: pyinfra would return the default ({}, "nothing listens") when ss is missing
+        return (f"if command -v ss >/dev/null 2>&1; then ss -Hltnp || exit 1; else echo '{NO_SS}'; fi; "
+                f"echo '{SEP}'; "
                 f"! command -v docker >/dev/null 2>&1 || docker ps --format '{fmt}' 2>/dev/null || true")
 
     def process(self, output: list[str]) -> dict[int, dict[str, Any]]:
@@ -35,7 +41,10 @@ class PortHolders(FactBase[dict[int, dict[str, Any]]]):
 
 
 def parse(output: list[str]) -> dict[int, dict[str, Any]]:
-    """The fact's parser: ss lines, the separator, then docker ps lines."""
+    """The fact's parser: ss lines, the separator, then docker ps lines. Raises PortCheckUnavailable without ss."""
+    if NO_SS in (line.strip() for line in output):
+        raise PortCheckUnavailable("`ss` (iproute2) is not installed on this host, so the ports the deploy "
+                                   "publishes cannot be checked for other holders; install iproute2 and re-run")
     holders: dict[int, dict[str, Any]] = {}
     lines = iter(output)
     for line in lines:

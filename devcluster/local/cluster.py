@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devcluster.local import files, image, network, nixos_host, unraid_host
+from devcluster.local import dgxos_host, files, image, network, nixos_host, unraid_host
 from devcluster.local.network import run
 from devcluster.local.procs import (
     alive,
@@ -29,7 +29,7 @@ from devcluster.local.procs import (
     require_root,
     wait_port,
 )
-from devcluster.local.provision import after_boot, provision
+from devcluster.local.provision import after_boot, disk_binds, disk_dir, provision
 from devcluster.local.spec import FLAVOURS, HERE, SPEC_FILE, HostSpec, Spec, load_spec
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.secrets import SecretStore
@@ -149,6 +149,7 @@ class Cluster:
         if root.exists():
             assert_unmounted(root)
             remove_tree(root)
+        shutil.rmtree(disk_dir(self.dir, host), ignore_errors=True)
         files.publish_artifacts(self)  # provisioning unpacks the packed doubles from the artifact directory
         image.unpack(self._image(host, image.ensure_base(log), log), root)
         provision(host, root, self.spec.hosts, self.key, self.dir)
@@ -194,8 +195,9 @@ class Cluster:
 
     @staticmethod
     def _image(host: HostSpec, base: Path, log: Any) -> Path:
-        """The tarball a host starts from: the base image, or its NixOS- or Unraid-shaped derivative."""
-        derived = {"nixos": nixos_host.ensure_image, "unraid": unraid_host.ensure_image}.get(host.platform)
+        """The tarball a host starts from: the base image, or its NixOS-, Unraid- or DGX OS-shaped derivative."""
+        derived = {"nixos": nixos_host.ensure_image, "unraid": unraid_host.ensure_image,
+                   "dgxos": dgxos_host.ensure_image}.get(host.platform)
         return derived(log) if derived else base
 
     def _artifact_server(self, pid: int | None) -> int:
@@ -217,6 +219,7 @@ class Cluster:
             cmd += ["--capability=all", "--system-call-filter=@keyring bpf @mount"]
         elif host.platform == "nixos":
             cmd += ["--capability=CAP_NET_ADMIN"]  # networking.firewall is realised with iptables in its netns
+        cmd += disk_binds(self.dir, host)
         logf = open(self.dir / f"{host.name}.console.log", "ab")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
         return proc.pid
@@ -296,6 +299,7 @@ class Cluster:
             if root.exists():
                 assert_unmounted(root)
                 remove_tree(root)
+            shutil.rmtree(disk_dir(self.dir, host), ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.control_dir, ignore_errors=True)
         if self.owner_file.exists() and self.owner_file.read_text().strip() == str(self.dir):

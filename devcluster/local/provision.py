@@ -48,7 +48,25 @@ def provision(host: HostSpec, root: Path, hosts: list[HostSpec], key: Path, stat
     if host.group == "storage":
         activity_api(root)
     if host.platform == "nixos":
-        nixos_host.provision(root, host.group, state_dir / "artifacts/ollama/ollama-linux-amd64.tgz")
+        nixos_host.provision(root, host.group, state_dir / "artifacts")
+
+
+def disk_binds(state_dir: Path, host: HostSpec) -> list[str]:
+    """systemd-nspawn --bind options giving each of the host's `disks` a file system of its own: a directory of
+    the cluster's, kept across reboots like a disk (`reset` and `down` empty it)."""
+    binds = []
+    for where in host.disks:
+        if not where.startswith("/") or ":" in where or "," in where or ".." in where.split("/"):
+            raise ValueError(f"{host.name}: disk mount point {where!r} must be an absolute path without ':' or ','")
+        source = disk_dir(state_dir, host) / where.strip("/").replace("/", "-")
+        source.mkdir(parents=True, exist_ok=True)
+        binds.append(f"--bind={source}:{where}")
+    return binds
+
+
+def disk_dir(state_dir: Path, host: HostSpec) -> Path:
+    """Where the host's disks live on this machine (outside its root, so they are not the root file system)."""
+    return state_dir / "disks" / host.name
 
 
 def after_boot(cluster: Cluster, host: HostSpec, log: Any = print) -> None:

@@ -30,6 +30,9 @@ class HostSpec:
     before: str | None = None
     docker: bool = False
     platform: str = "debian"
+    #: Mount points that get a file system of their own (a directory of the cluster's bind-mounted there, e.g.
+    #: hydra-ai's /mnt/models, the models disk of seed 002), so a check for "not on /" sees a real mount.
+    disks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -124,15 +124,31 @@ def test_too_little_vram_fails_with_its_message_and_stops_at_the_burst_limit(
 
 def test_a_missing_model_directory_fails_with_its_message(ai_deployed: DeployResult, local_cluster: Cluster,
                                                           healthy_after: None) -> None:
-    local_cluster.ssh(AI, "mv /srv/models/exl2 /srv/models/exl2.away")
+    local_cluster.ssh(AI, "mv /mnt/models/exl2 /mnt/models/exl2.away")
     try:
         mark = cursor(local_cluster)
         local_cluster.ssh(AI, f"systemctl restart {UNIT}", check=False)
-        wait_for(lambda: "model directory /srv/models/exl2 does not exist" in journal_since(local_cluster, mark),
+        wait_for(lambda: "model directory /mnt/models/exl2 does not exist" in journal_since(local_cluster, mark),
                  30, "the prestart's message")
         assert not _healthy()
     finally:
-        local_cluster.ssh(AI, f"systemctl stop {UNIT}; mv /srv/models/exl2.away /srv/models/exl2")
+        local_cluster.ssh(AI, f"systemctl stop {UNIT}; mv /mnt/models/exl2.away /mnt/models/exl2")
+
+
+def test_the_models_lie_on_their_own_mount_and_a_directory_on_root_is_refused(
+    ai_deployed: DeployResult, local_cluster: Cluster,
+) -> None:
+    # seed 002's layout, with the prestart's mount check on: the mount is /mnt/models, the model directory below it
+    assert local_cluster.ssh(AI, "findmnt -n -o TARGET --target /mnt/models/exl2").stdout.strip() == "/mnt/models"
+    assert show(local_cluster, "ActiveState")["ActiveState"] == "active"
+    # the deployed prestart, pointed at a model directory on the root file system, refuses it
+    prestart = "/usr/local/lib/hydra-ops/tabbyapi-prestart.sh"
+    edit = "s#^MODEL_DIR=.*#MODEL_DIR=/srv/on-root/exl2#; s#^PORT=.*#PORT=1#"
+    proc = local_cluster.ssh(AI, f"mkdir -p /srv/on-root/exl2 && sed '{edit}' {prestart} | bash; "
+                             "rc=$?; rm -rf /srv/on-root; exit $rc", check=False)
+    assert proc.returncode == 1
+    assert "model directory /srv/on-root/exl2 is on the root filesystem, not on a mounted models filesystem" \
+        in proc.stderr
 
 
 def test_a_config_change_restarts_the_service_and_an_unchanged_run_does_not(

@@ -13,7 +13,7 @@ from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 
 AI = "hydra-ai"
-MODELS, INCOMING = "/srv/models/exl2", "/srv/models/.incoming"
+MODELS, INCOMING = "/mnt/models/exl2", "/mnt/models/.incoming"  # the defaults: seed 002's models disk
 SHARD = "output-00001-of-00002.safetensors"
 
 

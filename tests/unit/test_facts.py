@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devcluster.local import fake_nvidia_smi
 from facts.gpus import QUERY, parse_gpu_csv
 from facts.ollama import OllamaModels
+from facts.ports import PortCheckUnavailable, PortHolders
 from facts.systemd_units import parse_show
 
 SMI = Path(fake_nvidia_smi.__file__)
@@ -86,3 +89,30 @@ def test_nginx_dump_reads_included_upstream_lines_in_place() -> None:
     assert summary["upstreams"]["ollama_backend"] == {"method": "least_conn", "servers": ["127.0.0.1:21434"]}
     assert summary["upstreams"]["ollama_11434"]["servers"] == ["127.0.0.1:21434", "127.0.0.1:21435"]
     assert summary["listen"] == [11400]
+
+
+def _port_fact(tmp_path: Path, ss: str | None) -> subprocess.CompletedProcess[str]:
+    """Run PortHolders' command in a shell whose PATH holds only a fake `ss` (or none at all)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(parents=True)
+    if ss is not None:
+        (bindir / "ss").write_text(f"#!/bin/sh\n{ss}\n")
+        (bindir / "ss").chmod(0o755)
+    return subprocess.run(["/bin/bash", "-c", PortHolders().command()], capture_output=True, text=True,
+                          env={"PATH": str(bindir)})
+
+
+def test_port_holders_fail_loudly_without_ss(tmp_path: Path) -> None:
+    proc = _port_fact(tmp_path, None)
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(PortCheckUnavailable, match=r"`ss` \(iproute2\) is not installed"):
+        PortHolders().process(proc.stdout.splitlines())
+
+
+def test_port_holders_fail_when_ss_fails_and_parse_when_it_works(tmp_path: Path) -> None:
+    assert _port_fact(tmp_path, "exit 3").returncode != 0  # pyinfra then reports "could not load fact"
+    line = 'LISTEN 0 4096 0.0.0.0:6379 0.0.0.0:* users:(("redis-server",pid=42,fd=6))'
+    proc = _port_fact(tmp_path / "ok", f"echo '{line}'")
+    assert proc.returncode == 0, proc.stderr
+    assert PortHolders().process(proc.stdout.splitlines()) == {
+        6379: {"process": "redis-server", "pid": 42, "container": "", "project": "", "service": ""}}

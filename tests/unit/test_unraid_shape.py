@@ -12,11 +12,13 @@ import yaml
 
 from devcluster.local import unraid_before, unraid_host
 from devcluster.local.spec import HERE, load_spec
-from hydra_ops import TEMPLATES
+from hydra_ops import PROJECT_ROOT, TEMPLATES
 from hydra_ops.render import render
 
 ARTIFACTS = {"wheels": "http://10.213.8.1:8809/wheels/", "ollama_url": "http://10.213.8.1:8809/o.tgz",
              "ollama_sha256": "0" * 64}
+#: The seeds, read relative to the repository (<repo>/../shared/seeds); a test without its input fails.
+SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 VALUES = {"LITELLM_KEY": "m-key", "REDIS_PASSWORD": "r-pass", "POSTGRES_PASSWORD": "p-pass"}
 
 
@@ -56,10 +58,9 @@ def test_litellm_config_is_seed_002_with_local_addresses() -> None:
     assert "192.168." not in yaml.safe_dump(config)
 
 
-def test_seed_002_config_matches_the_seed_when_it_is_there() -> None:
-    seeds = sorted(Path("/work/shared/seeds").glob("002_*.txt"))
-    if not seeds:
-        return
+def test_seed_002_config_matches_the_seed() -> None:
+    seeds = sorted(SEEDS.glob("002_*.txt"))
+    assert seeds, f"seed 002 is missing: expected {SEEDS}/002_*.txt (the seeds live beside the repository)"
     block = seeds[0].read_text().split("/litellm/config.yaml\n", 1)[1].split("```", 1)[0]
     ours = (HERE / "unraid" / "seed002-litellm-config.yaml").read_text()
     assert yaml.safe_load(block) == yaml.safe_load(ours)

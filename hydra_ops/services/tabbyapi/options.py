@@ -98,8 +98,8 @@ class TabbyOptions(Options):
     tabby_min_free_vram_mib: int = Field(20000, ge=0, le=1 << 20, description="Prestart: free MiB each GPU needs "
                                          "(a 70B 4.0bpw model takes ~45 GB over both).")
     tabby_vram_wait_sec: int = Field(60, ge=0, le=3600, description="Prestart: seconds to wait for that VRAM.")
-    tabby_require_mount: bool = Field(True, description="Prestart: tabby_model_dir must be a mount point "
-                                                        "(seed: mnt-models.mount).")
+    tabby_require_mount: bool = Field(True, description="Prestart: tabby_model_dir must lie on a mounted "
+                                      "filesystem other than / (seed: mnt-models.mount at /mnt/models).")
     tabby_model_dir: AbsPath = Field("/mnt/models/exl2", description="Directory of the EXL2 models.")
     tabby_model_name: ModelDir = Field("Llama-3.3-70B-Instruct-exl2-4.0bpw",
                                        description="Model loaded at start-up (G11: Llama 3.3 70B).")
