@@ -75,3 +75,17 @@ class DockerEngine(FactBase[dict[str, Any]]):
                 found[key] = value.strip()
         return found
 
+
+
+class DockerOwners(FactBase[dict[str, str]]):
+    """{"docker": package, "dockerd": package} for the engine's CLI and daemon on PATH, each the dpkg package that
+    owns it ("" when no package does); a binary that is absent has no key, so {} means no engine."""
+
+    def command(self) -> str:
+        return ("for b in docker dockerd; do p=$(command -v \"$b\") || continue; "
+                "o=$(dpkg-query -S \"$(readlink -f \"$p\")\" 2>/dev/null || dpkg-query -S \"$p\" 2>/dev/null) "
+                "|| o=; echo \"$b=$(printf '%s\\n' \"$o\" | sed -n '/^[^ ]*: /{s/: .*//p;q}')\"; done; true")
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        return {key: value.strip() for key, _, value in (line.strip().partition("=") for line in output)
+                if key in ("docker", "dockerd")}

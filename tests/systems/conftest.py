@@ -12,6 +12,8 @@ from hydra_ops.runner import DeployResult
 from tests.integration.conftest import deploy_runner
 
 SOLLOL_HOSTS, SPARK_HOSTS = ("sollol-1", "sollol-2"), ("spark-1", "spark-2")
+#: every installed package with its version and dpkg state, one a line
+DPKG_STATE = "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n' | sort"
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +30,15 @@ def deploy(systems: Cluster) -> Callable[..., DeployResult]:
 
 
 @pytest.fixture(scope="session")
-def first_runs(deploy: Callable[..., DeployResult]) -> dict[str, DeployResult]:
-    """Each system deployed once (on a new cluster: everything installed and started)."""
+def spark_packages_before(systems: Cluster) -> dict[str, str]:
+    """The spark hosts' dpkg state before the first deploy (on a new cluster: the DGX OS-shaped image's)."""
+    return {name: systems.ssh(name, DPKG_STATE).stdout for name in SPARK_HOSTS}
+
+
+@pytest.fixture(scope="session")
+def first_runs(deploy: Callable[..., DeployResult], spark_packages_before: dict[str, str]) -> dict[str, DeployResult]:
+    """Each system deployed once (on a new cluster: everything installed and started), after the spark hosts'
+    packages were recorded."""
     runs = {target: deploy(target=f"deploys/{target}.py") for target in ("sollol", "spark")}
     for target, result in runs.items():
         assert result.ok, f"{target}: {result.stderr[-3000:]}"
@@ -37,12 +46,14 @@ def first_runs(deploy: Callable[..., DeployResult]) -> dict[str, DeployResult]:
 
 
 def snapshot(cluster: Cluster) -> str:
-    """A digest of everything the two deploys could change on their hosts: units, files, containers, ports."""
+    """A digest of everything the two deploys could change on their hosts: units, files, packages, containers,
+    ports."""
     parts = []
     for name in (*SOLLOL_HOSTS, *SPARK_HOSTS):
         parts.append(cluster.ssh(name, "systemctl list-units --all --no-legend 'ollama*' 'nginx*' 'sollol*' "
-                                       "'traefik*' | awk '{print $1,$3,$4}'; ls -laR --time-style=full-iso "
-                                       "/etc/systemd/system /etc/sollol /opt /etc/nginx /var/lib/ollama 2>&1; "
+                                       "'traefik*' | awk '{print $1,$3,$4}'; dpkg-query -W; ls -laR "
+                                       "--time-style=full-iso /etc/systemd/system /etc/sollol /opt /etc/nginx "
+                                       "/var/lib/ollama 2>&1; "
                                        "{ docker ps -a --format '{{.Names}} {{.ID}} {{.Status}}' 2>/dev/null || true; "
                                        "} | sed 's/Up [^(]*//'; ss -ltnH | awk '{print $4}' | sort").stdout)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -30,10 +30,14 @@ CASES = [
                           "spark_gpu_memory_limit 0.95"),
     ("sollol", TIER_TOO_BIG, "tier general: llama3.1:70b (70B) is placed on sollol-1, which holds at most 34B"),
     ("sollol", 'sollol_routing_mode = "turbo"\n', "sollol_routing_mode: 'turbo' is not a routing mode SOLLOL has"),
+    ("spark", 'spark_docker_packages = ["docker.io", "docker-compose", "curl"]\n',
+     "spark_docker_packages: the host's Docker engine comes from docker-ce, docker-ce-cli, not from docker.io, "
+     "docker-compose, curl; installing those would replace it"),
 ]
 
 
-@pytest.mark.parametrize("group, overrides, message", CASES, ids=["gpu-fractions", "tier-too-big", "routing-mode"])
+@pytest.mark.parametrize("group, overrides, message", CASES, ids=["gpu-fractions", "tier-too-big", "routing-mode",
+                                                           "docker-io-over-docker-ce"])
 def test_bad_data_is_refused_before_any_host_is_touched(first_runs: Any, systems: Cluster,
                                                        deploy: Callable[..., DeployResult], tmp_path: Path,
                                                        group: str, overrides: str, message: str) -> None:

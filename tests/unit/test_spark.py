@@ -5,6 +5,8 @@ the Traefik check helper and the vLLM double's packaging behave."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,14 @@ import yaml
 
 from devcluster.doubles.pack import pack_vllm
 from devcluster.doubles.vllm_double import parse
+from facts.docker import DockerOwners
 from hydra_ops.render import render
 from hydra_ops.services.spark.debian import wait_command
 from hydra_ops.services.spark.detect import servers_up
 from hydra_ops.services.spark.options import SparkOptions, cluster
 from hydra_ops.services.spark.state import compose_doc, compose_yml, traefik_dynamic, traefik_static
 from hydra_ops.services.spark.traefik import check_command, unit_file
+from hydra_ops.services.stack.debian import EnginePlan, compose_problem, engine_plan
 from hydra_ops.settings import load
 from hydra_ops.stack_files.traefik_check import errors, static_config
 from hydra_ops.validation import ValidationError
@@ -204,3 +208,71 @@ def test_the_vllm_double_is_packed_to_run_as_vllm_serve(tmp_path: Path) -> None:
                         sha256=sha)
     assert 'ENTRYPOINT ["vllm", "serve"]' in dockerfile and f"{sha}  /tmp/vllm-double.tgz" in dockerfile
     assert json.loads(json.dumps(SparkOptions().model_dump()))  # options serialise (hydra settings)
+
+
+DGX_OS = {"docker": "docker-ce-cli", "dockerd": "docker-ce"}  # facts.docker.DockerOwners on DGX OS
+DEBIAN = ["docker.io", "docker-compose", "curl"]
+
+
+def test_the_defaults_use_the_engine_dgx_os_ships() -> None:
+    o = load(SparkOptions, {}, "spark-1")
+    assert o.spark_docker_packages == [] and o.spark_compose_command == ["docker", "compose"]
+    assert engine_plan(DGX_OS, o.spark_docker_packages, "spark_docker_packages", o.spark_compose_command,
+                       "2.29.7") == EnginePlan(install=False, problems=[])
+
+
+def test_an_engine_of_another_vendor_is_used_and_nothing_installed() -> None:
+    assert engine_plan({"docker": "moby-cli", "dockerd": "moby-engine"}, [], "s", ["docker", "compose"],
+                       "v2.26.1") == EnginePlan(False, [])
+    assert engine_plan({"docker": ""}, [], "s") == EnginePlan(False, [])  # installed by hand: still used
+
+
+def test_no_engine_installs_the_packages_and_without_packages_stops() -> None:
+    assert engine_plan({}, DEBIAN, "s", ["docker", "compose"], None) == EnginePlan(True, [])
+    plan = engine_plan({}, [], "spark_docker_packages", ["docker", "compose"], None)
+    assert not plan.install and "there is none (no `docker` command)" in plan.problems[0]
+
+
+def test_docker_io_over_docker_ce_is_refused_before_any_change() -> None:
+    plan = engine_plan(DGX_OS, DEBIAN, "spark_docker_packages", ["docker", "compose"], "2.29.7")
+    assert not plan.install and len(plan.problems) == 1
+    assert "comes from docker-ce, docker-ce-cli, not from docker.io, docker-compose, curl" in plan.problems[0]
+    assert "spark_docker_packages: [] to use the engine that is there" in plan.problems[0]
+    hand = engine_plan({"docker": "", "dockerd": ""}, ["docker.io"], "s")
+    assert "no package (installed by hand)" in hand.problems[0]
+
+
+def test_an_engine_from_the_named_packages_keeps_them_installed() -> None:
+    # the storage stack on Debian: docker.io present from its own list, apt keeps it (no change)
+    assert engine_plan({"docker": "docker.io", "dockerd": "docker.io"}, DEBIAN, "docker_packages") == \
+        EnginePlan(True, [])
+
+
+@pytest.mark.parametrize(("version", "says"), [
+    (None, "`docker compose version` failed: no Compose v2"),
+    ("1.29.2", "`docker compose` is Compose 1.29.2; v2 or later is needed"),
+])
+def test_a_present_engine_without_compose_v2_is_refused(version: str | None, says: str) -> None:
+    plan = engine_plan(DGX_OS, [], "spark_docker_packages", ["docker", "compose"], version)
+    assert len(plan.problems) == 1 and plan.problems[0].startswith(f"spark_docker_packages: {says}")
+    assert compose_problem(["docker", "compose"], "2.26.1-4") is None
+    assert compose_problem(["docker", "compose"], "v10.0.0") is None
+
+
+def test_the_owner_fact_names_the_package_of_each_binary(tmp_path: Path) -> None:
+    """DockerOwners' shell on a PATH with a docker CLI from a package and a dockerd from none."""
+    for name, body in {"docker": "", "dockerd": "",
+                       "dpkg-query": 'case "$2" in */docker) echo "docker-ce-cli: $2";; *) exit 1;; esac'}.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    for tool in ("readlink", "sed"):  # only these beside the fakes: a docker elsewhere on this machine is not seen
+        (tmp_path / tool).symlink_to(shutil.which(tool) or tool)
+    env = {"PATH": str(tmp_path)}
+    out = subprocess.run(["/bin/sh", "-c", DockerOwners().command()], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert DockerOwners().process(out.splitlines()) == {"docker": "docker-ce-cli", "dockerd": ""}
+    (tmp_path / "docker").unlink()
+    (tmp_path / "dockerd").unlink()
+    out = subprocess.run(["/bin/sh", "-c", DockerOwners().command()], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert DockerOwners().process(out.splitlines()) == {}

@@ -1,5 +1,5 @@
-"""The vLLM compose stack on a Debian spark host: engine, images, compose.yml, `up -d` only when something
-changed or a service is down, then a bounded wait until every service answers /health."""
+"""The vLLM compose stack on a spark host (DGX OS): the engine present, images, compose.yml, `up -d` only when
+something changed or a service is down, then a bounded wait until every service answers /health."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, server
 from pyinfra.operations.util import any_changed
 
 from facts.docker import ComposeContainers
@@ -45,12 +45,8 @@ def converge(o: SparkOptions, compose_file: OperationMeta, images: list[Operatio
 
 
 def apply(o: SparkOptions, publish_address: str) -> None:
-    """Engine, images, compose file, then converge."""
-    if o.spark_docker_packages:
-        engine("Spark", o.spark_docker_packages)
-    else:
-        systemd.service(name="Spark: docker.service running and enabled", service="docker.service", running=True,
-                        enabled=True)
+    """Engine (the one present; never replaced), images, compose file, then converge."""
+    engine("Spark", o.spark_docker_packages, "spark_docker_packages", o.spark_compose_command)
     files.directory(name="Spark: project directory", path=o.spark_stack_dir, mode="755")
     files.directory(name="Spark: Hugging Face cache", path=o.spark_hf_cache_dir, mode="755")
     used = {o.spark_vllm_image}  # a build no service runs is not built

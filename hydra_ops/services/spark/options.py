@@ -95,14 +95,17 @@ class SparkOptions(Options):
 
     spark_stack_dir: AbsPath = Field("/opt/vllm-hydra", description="Directory of the compose project.")
     spark_compose_project: Name = Field("vllm-hydra", description="Compose project name (seed 004's repository).")
-    spark_compose_command: list[Word] = Field(default_factory=lambda: ["docker-compose"], min_length=1,
-                                              description="The compose command; ['docker', 'compose'] for the v2 "
-                                                          "plugin.")
+    spark_compose_command: list[Word] = Field(default_factory=lambda: ["docker", "compose"], min_length=1,
+                                              description="The compose command; it must be Compose v2 or later "
+                                                          "(DGX OS: Docker CE's docker-compose-plugin).")
     spark_docker_packages: list[DebPackage] = Field(
-        default_factory=lambda: ["docker.io", "docker-compose", "curl"],
-        description="Engine, compose and curl from apt; [] installs nothing (DGX OS ships Docker CE and the "
-                    "NVIDIA container toolkit, which docker.io would conflict with), docker.service is still "
-                    "started.")
+        default_factory=list,
+        description="Empty (default): use the Docker engine already on the host, whichever package provides it "
+                    "(DGX OS ships Docker CE and the NVIDIA container toolkit); install nothing, stop if there is "
+                    "none. A list: apt installs it only where no engine is present, or keeps it installed where the "
+                    "engine came from it; an engine from another package is never replaced (the deploy stops "
+                    "before any change: Debian's docker.io conflicts with docker-ce and containerd.io). "
+                    "docker.service is started either way.")
     spark_vllm_image: Image = Field("vllm/vllm-openai:v0.33.0", description="Pinned vLLM server image (its "
                                     "entrypoint is `vllm serve`); never latest.")
     spark_builds: dict[Image, Build] = Field(default_factory=dict, description="Images built on the host "
