@@ -1,10 +1,12 @@
-"""Apply NixOS modules the way `nginx -t` guards nginx: evaluate first, switch, check health, roll back on failure.
+"""Apply NixOS modules the way `nginx -t` guards nginx: evaluate and build first, switch, judge, roll back on failure.
 
 Modules live in <config_dir>/hydra-ops/ (a default.nix there imports every module in the directory) and
-configuration.nix imports that directory once. The running generation is only replaced when
-`nixos-rebuild dry-build` accepts the new modules; after `switch` the given health checks must pass within the
-timeout, otherwise `nixos-rebuild switch --rollback` restores the previous generation and the module files are
-put back as they were, so the next run tries (and fails) again instead of reporting success.
+configuration.nix imports that directory once. The running generation is only replaced when `nixos-rebuild
+dry-build` (evaluation) and `nixos-rebuild build` (the build-time checks) accept the new modules. After `switch` the
+health checks must pass within the timeout and the units hydra-ops manages must not have failed; otherwise the
+system profile goes back to the generation recorded before the deploy (only if the switch moved it) and the module
+files are put back as they were, so the next run tries (and fails) again instead of reporting success. Units
+hydra-ops does not manage that failed (switch-to-configuration fails for any failed unit) are reported as a warning.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+from collections.abc import Sequence
 from io import StringIO
 
-from pyinfra import host
-from pyinfra.api import operation
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import Command
 from pyinfra.operations import files
@@ -24,6 +27,9 @@ from hydra_ops.render import render
 
 SUBDIR = "hydra-ops"
 MARKER = ".applied"
+REPORT = ".hydra-ops-unmanaged-failed"
+STAGE = ".hydra-ops-stage"
+PROFILE = "/nix/var/nix/profiles/system"
 IMPORT = f"./{SUBDIR}"
 
 
@@ -56,14 +62,26 @@ def _dir_hash_command(mod_dir: str) -> str:
             "| xargs -r sha256sum | sha256sum | cut -d' ' -f1; else echo none; fi")
 
 
+def report_unmanaged(state, host, path: str) -> bool:
+    """Log the units the switch script found failed but hydra-ops does not manage (its report file), then drop it."""
+    ok, output = host.run_shell_command(f"cat {shlex.quote(path)} 2>/dev/null; rm -f {shlex.quote(path)}")
+    units = " ".join(output.stdout.split()) if ok else ""
+    if units:
+        logger.warning(f"{host.name}: units hydra-ops does not manage are failed after the switch (not rolled "
+                       f"back; see `systemctl status {units}`): {units}")
+    return True
+
+
 @operation()
-def modules(files_wanted: dict[str, str], health: list[str], config_dir: str = "/etc/nixos", timeout: int = 120):
+def modules(files_wanted: dict[str, str], health: list[str], config_dir: str = "/etc/nixos", timeout: int = 120,
+            units: Sequence[str] = ()):
     """Make <config_dir>/hydra-ops/<name> hold each module of files_wanted and the running system use them.
 
     + files_wanted: module file name (e.g. ``ollama.nix``) -> full content
     + health: shell commands that succeed once the new generation serves (each retried until timeout)
     + config_dir: where configuration.nix lives
     + timeout: seconds the health checks may take in total after the switch
+    + units: the systemd units these modules define (``ollama@11434.service``); one that failed rolls back
     """
     q = shlex.quote
     mod_dir = f"{config_dir}/{SUBDIR}"
@@ -87,15 +105,25 @@ def modules(files_wanted: dict[str, str], health: list[str], config_dir: str = "
         host.noop(f"{', '.join(sorted(files_wanted))}: in place and in the running generation")
         return
 
-    stage = f"{config_dir}/.hydra-ops-stage"
+    stage = f"{config_dir}/{STAGE}"
     yield f"install -d -m 700 {q(stage)}"  # a leftover stage is harmless: only listed files are used
     staged = dict(wanted)
     if patched != config_text:
         staged["configuration.nix"] = patched
     for name, text in sorted(staged.items()):
         yield from files.put._inner(src=StringIO(text), dest=f"{stage}/{name}", mode="644")
-    checks = " ".join(q(c) for c in health)
-    yield render("nixos/switch.sh.j2", config_dir=q(config_dir), mod_dir=q(mod_dir), stage=q(stage),
-                 main=q(main), marker=q(f"{mod_dir}/{MARKER}"), modules=" ".join(q(n) for n in sorted(wanted)),
-                 patch_main="1" if "configuration.nix" in staged else "0", checks=checks, timeout=int(timeout),
-                 dir_hash=_dir_hash_command(mod_dir))
+    yield switch_script(config_dir, sorted(wanted), "configuration.nix" in staged, health, timeout, units)
+    yield FunctionCommand(report_unmanaged, (f"{config_dir}/{REPORT}",), {})
+
+
+def switch_script(config_dir: str, names: Sequence[str], patch_main: bool, health: Sequence[str], timeout: int,
+                  units: Sequence[str], profile: str = PROFILE) -> str:
+    """The shell script that installs the staged modules and gates, switches, judges and rolls back (every value
+    shell-quoted)."""
+    q = shlex.quote
+    mod_dir = f"{config_dir}/{SUBDIR}"
+    return render("nixos/switch.sh.j2", mod_dir=q(mod_dir), stage=q(f"{config_dir}/{STAGE}"),
+                  main=q(f"{config_dir}/configuration.nix"), marker=q(f"{mod_dir}/{MARKER}"),
+                  modules=" ".join(q(n) for n in names), patch_main="1" if patch_main else "0",
+                  checks=" ".join(q(c) for c in health), timeout=int(timeout), dir_hash=_dir_hash_command(mod_dir),
+                  units=" ".join(q(u) for u in units), report=q(f"{config_dir}/{REPORT}"), profile=q(profile))

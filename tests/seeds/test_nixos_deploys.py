@@ -119,6 +119,58 @@ def test_a_module_that_fails_evaluation_never_reaches_the_switch(
     assert deploy().no_op
 
 
+def test_a_build_failure_leaves_the_running_generation_current(
+        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+        compute_address: str) -> None:
+    generation = current_system(seeds)
+    listed = seeds.ssh(COMPUTE, "nixos-rebuild list-generations --json").stdout
+    broken = "/etc/nixos/hydra-ops/zz-operator.nix"
+    # evaluates (dry-build passes) but its derivation's builder fails: only `nixos-rebuild build` can catch it
+    seeds.ssh(COMPUTE, f"cat > {broken}", input='{ pkgs, ... }: { environment.systemPackages = '
+              '[ (pkgs.runCommand "operator-check" { } "echo operator check failed; exit 1") ]; }\n')
+    try:
+        result = deploy(overrides="ollama_num_parallel = 3\n", tmp=tmp_path)
+        output = result.stdout + result.stderr
+        assert not result.ok
+        assert "nixos-rebuild build failed; nothing was switched" in output
+        assert "-operator-check.drv' failed with exit code 1" in output and "operator check failed" in output
+        assert "rolled back" not in output
+        assert current_system(seeds) == generation
+        assert seeds.ssh(COMPUTE, "nixos-rebuild list-generations --json").stdout == listed
+        env = seeds.ssh(COMPUTE, "systemctl show -p Environment --value ollama@11434").stdout
+        assert "OLLAMA_NUM_PARALLEL=4" in env.split()
+        assert requests.get(f"http://{compute_address}:11400/api/version", timeout=10).ok
+    finally:
+        seeds.ssh(COMPUTE, f"rm -f {broken}")
+    assert deploy().no_op
+
+
+def test_an_operators_failing_unit_is_reported_not_rolled_back(
+        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path) -> None:
+    generation = current_system(seeds)
+    config = seeds.ssh(COMPUTE, "cat /etc/nixos/configuration.nix").stdout
+    unit = "operator-broken.service"
+    # the operator's own unit in configuration.nix, failing at start: switch-to-configuration exits 4 for it
+    operator = config.rstrip().removesuffix("}") + (
+        '  systemd.services.operator-broken = { wantedBy = [ "multi-user.target" ];\n'
+        '    serviceConfig.ExecStart = "/bin/false"; };\n}\n')
+    seeds.ssh(COMPUTE, "cat > /etc/nixos/configuration.nix", input=operator)
+    try:
+        result = deploy(overrides="ollama_num_parallel = 3\n", tmp=tmp_path)
+        output = result.stdout + result.stderr
+        assert result.ok, output[-4000:]
+        assert "units hydra-ops does not manage are failed after the switch" in output and unit in output
+        assert current_system(seeds) != generation  # the new generation stays
+        env = seeds.ssh(COMPUTE, "systemctl show -p Environment --value ollama@11434").stdout
+        assert "OLLAMA_NUM_PARALLEL=3" in env.split()
+        assert seeds.ssh(COMPUTE, f"systemctl is-failed {unit}", check=False).stdout.strip() == "failed"
+    finally:
+        seeds.ssh(COMPUTE, "cat > /etc/nixos/configuration.nix", input=config)
+    assert deploy().ok  # back to the defaults (the operator's unit leaves the generation)
+    seeds.ssh(COMPUTE, f"systemctl reset-failed {unit}")
+    assert deploy().no_op
+
+
 def test_an_unhealthy_generation_is_rolled_back(converged: DeployResult, seeds: Cluster,
                                                 deploy: Callable[..., DeployResult], tmp_path: Path,
                                                 compute_address: str) -> None:

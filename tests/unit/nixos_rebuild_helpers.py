@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from devcluster.nixos.rebuild.nixos_rebuild import main, run_command
+from devcluster.nixos.rebuild.store import store_hash
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SHOW_PROPS = "Id,ActiveState,SubState,Type,Result,NRestarts,InactiveExitTimestampMonotonic"
@@ -33,7 +34,7 @@ class FakeHost:
     def __call__(self, argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
         self.calls.append(list(argv))
         self.inputs.append(input)
-        if Path(argv[0]).name == "nginx":
+        if Path(argv[0]).name == "nginx" or argv[:2] == ["env", "-i"]:  # nginx -t and derivation builders run
             return run_command(argv, input)
         out = ""
         if argv[0] == "systemctl":
@@ -41,6 +42,9 @@ class FakeHost:
             verb = argv[1]
             if verb == "show":
                 out = "\n\n".join(self._show(u) for u in units) + "\n"
+            elif verb == "list-units" and "--state=failed" in argv:
+                out = "".join(f"{u} loaded failed failed {u}\n" for u, st in sorted(self.states.items())
+                              if st == "failed")
             elif verb in ("start", "restart"):
                 for unit in units:
                     self.states[unit] = "failed" if unit in self.failing else "active"
@@ -127,9 +131,16 @@ def dual_config(pkgs: dict[str, dict]) -> dict[str, Any]:
     return config
 
 
+def derivation(name: str, command: str) -> dict[str, Any]:
+    """What the evaluator lists under `_derivations` for `pkgs.runCommand name { } command`."""
+    out = f"/nix/store/{store_hash(name + command)}-{name}"
+    return {"name": name, "out": out, "drvPath": f"{out}.drv", "buildCommand": command, "env": {}}
+
+
 def rebuild(root: Path, host: FakeHost, config: dict[str, Any] | None, *args: str,
-            capsys: pytest.CaptureFixture | None = None) -> int:
+            capsys: pytest.CaptureFixture | None = None, out_link: Path | None = None) -> int:
     def evaluate() -> dict[str, Any]:
         return copy.deepcopy(config)
 
-    return main(list(args), root=root, run=host, evaluate=evaluate, timeout=2, settle=0, sleep=lambda _: None)
+    return main(list(args), root=root, run=host, evaluate=evaluate, timeout=2, settle=0, sleep=lambda _: None,
+                out_link=out_link)

@@ -12,7 +12,7 @@ from devcluster.nixos.rebuild import firewall, generations, make_store, modules,
 from devcluster.nixos.rebuild.nixos_rebuild import run_command
 from devcluster.nixos.rebuild.store import STORE, store_hash
 from devcluster.nixos.rebuild.units import DEFAULT_PATH, parse_unit, render_service
-from tests.unit.nixos_rebuild_helpers import FakeHost, base_config, dual_config, instance, rebuild
+from tests.unit.nixos_rebuild_helpers import FakeHost, base_config, derivation, dual_config, instance, rebuild
 
 # --- store ------------------------------------------------------------------------------------------------------
 
@@ -154,19 +154,69 @@ def test_nginx_t_accepts_the_rendered_conf_and_refuses_a_broken_one(root: Path, 
         realise.check_nginx(run_command, root, nginx.render_conf(cfg), cfg, {"nginx"})
 
 
-def test_dry_build_prints_what_it_would_build_and_refuses_broken_nginx(root: Path, pkgs: dict[str, dict],
-                                                                       capsys: pytest.CaptureFixture) -> None:
+def test_dry_build_builds_nothing_build_checks_and_leaves_result(root: Path, pkgs: dict[str, dict], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
     host = FakeHost()
     config = dual_config(pkgs)
+    config["services"]["nginx"]["appendHttpConfig"] += "\nproxy_pass_nope on;\n"
+    # dry-build only evaluates and lists: the broken nginx.conf is not checked there (nixos-rebuild runs no builder)
     assert rebuild(root, host, config, "dry-build") == 0
     err = capsys.readouterr().err
     assert "etc/nginx/nginx.conf" in err and "etc/systemd/system/ollama@11435.service" in err
+    assert not [c for c in host.calls if Path(c[0]).name == "nginx" or c[0] == "systemctl"]
     assert not (root / "etc/systemd/system").exists() and generations.numbers(root) == []
-    assert not [c for c in host.calls if c[0] == "systemctl"]
-    config["services"]["nginx"]["appendHttpConfig"] += "\nproxy_pass_nope on;\n"
-    assert rebuild(root, host, config, "dry-build") == 1
+    # build runs the check and fails; switch too, and neither leaves a generation, a profile or ./result
+    result = tmp_path / "result"
+    assert rebuild(root, host, config, "build", out_link=result) == 1
     err = capsys.readouterr().err
     assert "error: nginx.conf failed its check" in err and "proxy_pass_nope" in err
     assert rebuild(root, host, config, "switch") == 1
-    assert generations.numbers(root) == []  # nothing half-built stays behind
+    assert generations.numbers(root) == [] and generations.current(root) is None
+    assert not result.is_symlink() and not (root / "run/current-system").is_symlink()
     assert not list(generations.profiles(root).glob(".system-building-*"))
+    # a good config builds: ./result names the system in the store; still no generation, nothing activated
+    host.clear()
+    assert rebuild(root, host, dual_config(pkgs), "build", out_link=result) == 0
+    built = root / str(result.readlink()).lstrip("/")
+    assert str(result.readlink()).startswith(f"{STORE}/")
+    assert result.readlink().name.endswith("-nixos-system-hydra-compute")
+    assert json.loads((built / "config.json").read_text()) == dual_config(pkgs)
+    assert (built / "etc/nginx/nginx.conf").is_file()
+    assert (built / "bin/switch-to-configuration").stat().st_mode & 0o111
+    assert [Path(c[0]).name for c in host.calls] == ["nginx"]  # the check ran; no systemctl, no useradd
+    assert generations.numbers(root) == [] and generations.current(root) is None
+
+
+def test_a_failing_derivation_fails_build_and_switch_never_dry_build(root: Path, pkgs: dict[str, dict],
+                                                                     tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    host = FakeHost()
+    assert rebuild(root, host, base_config(pkgs), "switch") == 0
+    broken = derivation("broken-check", "echo checking the config; exit 3")
+    config = base_config(pkgs)
+    config["_derivations"] = [broken]
+    config["environment"]["systemPackages"].append(broken["out"])
+    capsys.readouterr()
+    assert rebuild(root, host, config, "dry-build") == 0
+    err = capsys.readouterr().err
+    assert f"these 1 derivations will be built:\n  {broken['drvPath']}" in err
+    assert rebuild(root, host, config, "build", out_link=tmp_path / "result") == 1
+    err = capsys.readouterr().err
+    assert f"error: builder for '{broken['drvPath']}' failed with exit code 3;" in err
+    assert "> checking the config" in err
+    host.clear()
+    assert rebuild(root, host, config, "switch") == 1
+    assert f"builder for '{broken['drvPath']}' failed" in capsys.readouterr().err
+    assert generations.numbers(root) == [1] and generations.current(root) == 1
+    assert (root / "run/current-system").readlink() == Path("/nix/var/nix/profiles/system-1-link")
+    assert not (root / broken["out"].lstrip("/")).exists() and not host.systemctl("start")
+    # exit 0 without creating $out is a failure too; a builder that makes $out gives a package on the system path
+    config["_derivations"] = [derivation("no-out", "true")]
+    assert rebuild(root, host, config, "switch") == 1
+    assert "failed to produce output path for output 'out'" in capsys.readouterr().err
+    good = derivation("hello", "mkdir -p $out/bin; printf '#!/bin/sh\\necho hi\\n' > $out/bin/hello")
+    config["_derivations"] = [good]
+    config["environment"]["systemPackages"][-1] = good["out"]
+    assert rebuild(root, host, config, "switch") == 0
+    assert (root / good["out"].lstrip("/") / "bin/hello").read_text() == "#!/bin/sh\necho hi\n"
+    assert str((generations.path(root, 2) / "sw/bin/hello").readlink()) == f"{good['out']}/bin/hello"

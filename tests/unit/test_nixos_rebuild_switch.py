@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devcluster.nixos.rebuild import generations, switch
-from devcluster.nixos.rebuild.nixos_rebuild import main
+from devcluster.nixos.rebuild.nixos_rebuild import SWITCH_ERROR, main
 from devcluster.nixos.rebuild.units import render_service
 from tests.unit.nixos_rebuild_helpers import FakeHost, base_config, dual_config, rebuild
 
@@ -118,14 +118,36 @@ def test_debian_nginx_unit_is_masked_when_the_generated_one_goes(root: Path, pkg
     assert not any("ssh.service" in c for c in host.calls)  # never touches units outside its manifest
 
 
-def test_failed_units_exit_4_and_the_generation_stays(root: Path, pkgs: dict[str, dict],
-                                                       capsys: pytest.CaptureFixture) -> None:
+def test_failed_units_fail_the_switch_and_the_generation_stays(root: Path, pkgs: dict[str, dict],
+                                                              capsys: pytest.CaptureFixture) -> None:
     host = FakeHost(failing={"ollama@11435.service"})
-    assert rebuild(root, host, dual_config(pkgs), "switch") == 4
+    assert rebuild(root, host, dual_config(pkgs), "switch") == 1  # nixos-rebuild: 1 whenever activation fails
     err = capsys.readouterr().err
     assert "warning: the following units failed: ollama@11435.service" in err
-    assert "ollama@11435.service: boom" in err
-    assert generations.current(root) == 1
+    assert "ollama@11435.service: boom" in err and f"{SWITCH_ERROR}\n" in err
+    assert generations.current(root) == 1  # the profile moved before the activation, as nix-env --set does
+
+
+def test_switch_to_configuration_exits_4_for_any_failed_unit_and_leaves_the_profile(
+        root: Path, pkgs: dict[str, dict], capsys: pytest.CaptureFixture) -> None:
+    host = FakeHost()
+    assert rebuild(root, host, base_config(pkgs), "switch") == 0
+    assert rebuild(root, host, dual_config(pkgs), "switch") == 0
+    stc = generations.path(root, 1) / "bin/switch-to-configuration"
+    assert stc.stat().st_mode & 0o111 and "nixos-rebuild switch-to-configuration" in stc.read_text()
+    host.states["operator-broken.service"] = "failed"  # the operator's own unit, not one this activation starts
+    capsys.readouterr()
+    gen1 = "/nix/var/nix/profiles/system-1-link"
+    assert main(["switch-to-configuration", gen1, "switch"], root=root, run=host, timeout=2, settle=0,
+                sleep=lambda _: None) == 4
+    assert "warning: the following units failed: operator-broken.service" in capsys.readouterr().err
+    assert (root / "run/current-system").readlink() == Path(gen1)
+    assert generations.current(root) == 2  # the profile is nix-env's business, not switch-to-configuration's
+    assert host.states["ollama.service"] == "active" and host.states["ollama@11434.service"] == "inactive"
+    assert rebuild(root, host, dual_config(pkgs), "switch") == 1  # a plain switch fails on it too
+    assert main(["switch-to-configuration", "/nix/store/x-system", "switch"], root=root, run=host) == 1
+    assert "is not a generation of the system profile" in capsys.readouterr().err
+    assert main(["switch-to-configuration", gen1], root=root, run=host) == 1
 
 
 # --- generations ------------------------------------------------------------------------------------------------

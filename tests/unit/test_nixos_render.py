@@ -27,7 +27,8 @@ from hydra_ops.targets import load_inventory
 LIB = PROJECT_ROOT / "devcluster" / "nixos" / "lib"  # the evaluator the nixos-rebuild double uses
 STORE = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz"
 PKGS = {attr: {"outPath": f"{STORE}-{attr}-1", "name": f"{attr}-1", "version": "1"}
-        for attr in ("ollama-cuda", "ollama", "nginx", "python311", "curl", "iproute2", "procps", "util-linux", "bash")}
+        for attr in ("ollama-cuda", "ollama", "nginx", "python311", "curl", "iproute2", "procps", "util-linux", "bash",
+                     "stdenv.cc.cc.lib", "zlib")}
 
 
 def evaluate(tmp_path: Path, modules: dict[str, str]) -> dict[str, Any]:
@@ -107,15 +108,20 @@ def test_tabbyapi_is_the_same_service_on_both_platforms(data: dict, tmp_path: Pa
     lib_dir = "/usr/local/lib/hydra-ops"
     config = evaluate(tmp_path, {"tabbyapi.nix": tabby_nixos.nixos_module([(cfg, TABBY_UNIT)], lib_dir),
                                  "tabbyapi-base.nix": tabby_nixos.nixos_base_module(cfg)})
-    service = config["systemd"]["services"]["tabbyapi"]
+    service = dict(config["systemd"]["services"]["tabbyapi"])
+    # G10 puts its variables in serviceConfig.Environment (after any operator's, so they win): read them back
+    service_config = dict(service["serviceConfig"])
+    service["environment"] = dict(json.loads(item).split("=", 1) for item in service_config.pop("Environment"))
+    service["serviceConfig"] = service_config
     unit = tabby_unit_file(cfg, lib_dir)
     exec_start = next(v for k, v in parse(unit)["Service"] if k == "ExecStart")
     assert_same_service(unit, "", service, exec_start)
     assert service["startLimitBurst"] == 5 and service["startLimitIntervalSec"] == 300  # seed 002
     assert service["unitConfig"]["RequiresMountsFor"] == cfg.tabby_model_dir
-    # NixOS-only: the prestart's tools and the driver's libraries
+    # NixOS-only: the prestart's tools, the libraries pip's wheels link (no /usr/lib there) and the driver's
     assert f"{STORE}-iproute2-1" in service["path"]
-    assert service["environment"]["LD_LIBRARY_PATH"] == "/run/opengl-driver/lib"
+    assert service["environment"]["LD_LIBRARY_PATH"] == \
+        f"{STORE}-stdenv.cc.cc.lib-1/lib:{STORE}-zlib-1/lib:/run/opengl-driver/lib"
     assert f"{STORE}-python311-1" in config["environment"]["systemPackages"]
     assert config["users"]["users"]["tabby"]["isSystemUser"] is True
 

@@ -5,10 +5,13 @@ directory (generating and logging keys when api_tokens.yml is missing, as TabbyA
 model.model_name from model.model_dir at start-up when set. Endpoints: /health, /v1/models, /v1/model (503 until a
 model is loaded), /v1/model/load and /v1/model/unload (admin key), /v1/chat/completions and /v1/completions (api
 key; `stream: true` sends server-sent events). Double-only: TABBY_DOUBLE_TOKEN_DELAY_MS (default 10).
+At start it loads libstdc++.so.6 and libz.so.1 by soname, as torch's and exllamav2's extension modules do, and exits
+with the dynamic loader's error when one cannot be found (on NixOS only the unit's LD_LIBRARY_PATH leads there).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
@@ -22,6 +25,8 @@ from typing import Any
 
 import yaml  # TabbyAPI's own dependency; installed into its venv from the requirements in group data
 
+#: Host libraries pip's wheels link by soname (torch, numpy, exllamav2) and none of them bundles.
+NATIVE_LIBS = ("libstdc++.so.6", "libz.so.1")
 WORDS = "hydra answers from a seventy billion parameter model split across two cards".split()
 
 
@@ -184,7 +189,18 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+def load_native_libs() -> None:
+    """Load NATIVE_LIBS as `import torch` does; fail with the loader's message (ImportError) when one is missing."""
+    for soname in NATIVE_LIBS:
+        try:
+            ctypes.CDLL(soname)
+        except OSError as exc:
+            log("ERROR", f"ImportError: {exc}")
+            raise SystemExit(1) from None
+
+
 def main() -> int:
+    load_native_libs()
     tabby = Tabby(Path.cwd())
     host, port = str(tabby.network.get("host", "127.0.0.1")), int(tabby.network.get("port", 5000))
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")

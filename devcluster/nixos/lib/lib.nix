@@ -81,6 +81,9 @@ let
     getExe' = p: exe: "${getBin p}/bin/${exe}";
     makeBinPath = ps: concatMapStringsSep ":" (p: "${getBin p}/bin") ps;
     makeSearchPath = sub: ps: concatMapStringsSep ":" (p: "${p}/${sub}") ps;
+    getOutput = output: p: if !(p.outputSpecified or false) then p.${output} or p.out or p else p;
+    makeSearchPathOutput = output: sub: ps: makeSearchPath sub (map (getOutput output) ps);
+    makeLibraryPath = makeSearchPathOutput "lib" "lib";
     # options and properties
     mkOption = attrs: attrs // { _type = "option"; };
     mkEnableOption = name: mkOption { type = types.bool; default = false; example = true;

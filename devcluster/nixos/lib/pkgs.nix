@@ -1,4 +1,5 @@
-# `pkgs` from a JSON file { "<attr>": { outPath, name, version } }: derivation-like sets plus `lib`.
+# `pkgs` from a JSON file { "<attr path>": { outPath, name, version } }: derivation-like sets plus `lib`.
+# Simplified: one output each (`out`); `stdenv.cc.cc.lib` is a set of its own and `stdenv.cc.cc` no derivation.
 { lib, pkgsFile }:
 let
   b = builtins;
@@ -20,4 +21,22 @@ let
         out = self;
       };
     in self;
-in b.mapAttrs mk raw // { inherit lib; }
+  # pkgs.runCommand name env buildCommand: a derivation the double's build runs (bash, $out, env as variables).
+  # Its store hash is a truncated sha256 of the inputs, not Nix's derivation hash.
+  runCommand = name: env: buildCommand:
+    let
+      h = b.replaceStrings [ "e" ] [ "w" ] (b.substring 0 32 (b.hashString "sha256" (b.toJSON [ name env buildCommand ])));
+      self = {
+        type = "derivation";
+        inherit name buildCommand;
+        env = b.mapAttrs (_: toString) (removeAttrs env [ "passthru" "meta" ]);
+        outPath = "/nix/store/${h}-${name}";
+        drvPath = "/nix/store/${h}-${name}.drv";
+        outputs = [ "out" ];
+        outputName = "out";
+        out = self;
+      };
+    in self;
+  # an attribute path such as "stdenv.cc.cc.lib" becomes nested sets, as nixpkgs has them
+  nest = acc: attr: lib.recursiveUpdate acc (lib.setAttrByPath (lib.splitString "." attr) (mk attr raw.${attr}));
+in b.foldl' nest { } (b.attrNames raw) // { inherit lib runCommand; }

@@ -67,9 +67,20 @@ def link_current_system(root: Path, number: int) -> None:
     _symlink(root / CURRENT_SYSTEM, host_path(number))
 
 
-def set_current(root: Path, number: int) -> None:
+def set_profile(root: Path, number: int) -> None:
+    """Point the `system` profile at generation `number` (what `nix-env -p ... --set/--switch-generation` does)."""
     _symlink(profiles(root) / "system", f"system-{number}-link")
+
+
+def set_current(root: Path, number: int) -> None:
+    set_profile(root, number)
     link_current_system(root, number)
+
+
+def number_of(gen: Path) -> int | None:
+    """The generation number of a generation directory's path (`.../system-<N>-link`), or None."""
+    m = _LINK.match(gen.name)
+    return int(m.group(1)) if m else None
 
 
 def new(root: Path) -> tuple[int, Path]:

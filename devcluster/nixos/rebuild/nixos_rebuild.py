@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import generations, realise, switch
+from . import generations, realise, store, switch
 
 DOUBLE_CONFIG = "etc/hydra-nixos/double.json"
 CONFIGURATION = "/etc/nixos/configuration.nix"
@@ -26,23 +26,32 @@ USAGE = """\
 usage: nixos-rebuild <command> [options]
 
 commands:
-  dry-build                evaluate /etc/nixos/configuration.nix and build the system into a temporary
-                           directory (nginx.conf is checked with `nginx -t`); nothing is activated
-  switch                   build a new generation and make it current and running
-  switch --rollback        activate the previous generation (the newer ones stay listed)
+  dry-build                evaluate /etc/nixos/configuration.nix and list what would be built; builds nothing (no
+                           builder runs, nginx.conf is not checked)
+  build                    build the system (derivations, the nginx -t check) and leave ./result pointing at it;
+                           no generation is made, nothing is activated
+  switch                   build, point the system profile at a new generation, activate it; a failed build changes
+                           nothing
+  switch --rollback        point the profile at the previous generation and activate it (the newer ones stay listed)
   list-generations [--json]
                            list the system generations (current one marked)
   source-hash              (test double only) print the sha256 of the files under /etc/nixos; a generation built
                            from them has the same value in /run/current-system/sources.sha256
   activate-at-boot         (test double only, run by nixos-activation.service) re-link /run/current-system and
                            re-apply the firewall; with no generation yet, build and activate generation 1
+  switch-to-configuration GENERATION switch|test
+                           (test double only) what GENERATION/bin/switch-to-configuration runs: activate it
 
 options:
   --show-trace             passed to the evaluator
   -h, --help               this text
 
-exit status: 0 success; 1 usage, evaluation or build error; 2 activation errors; 4 units failed to start
+exit status: 0 success; 1 usage, evaluation or build error, or switch-to-configuration failed (as nixos-rebuild:
+"warning: error(s) occurred while switching to the new configuration"). switch-to-configuration itself exits 2 on
+activation errors and 4 when any unit on the host is failed afterwards.
 """
+
+SWITCH_ERROR = "warning: error(s) occurred while switching to the new configuration"
 
 
 class Failure(Exception):
@@ -135,14 +144,48 @@ class Rebuild:
     def dry_build(self) -> int:
         config = self.evaluate()
         sources = generations.source_hash(self.root)
+        drvs = realise.unbuilt(self.root, config)
         with tempfile.TemporaryDirectory(prefix="nixos-dry-build-") as tmp:
-            try:
-                made = realise.build(self.root, Path(tmp), config, sources, self.run)
-            except realise.BuildError as exc:
-                raise Failure(str(exc)) from exc
+            made = realise.build(self.root, Path(tmp), config, sources, self.run, check=False)
+        if drvs:
+            self.log(f"these {len(drvs)} derivations will be built:")
+            for drv in drvs:
+                self.log(f"  {drv['drvPath']}")
         self.log(f"these {len(made)} paths would be built:")
         for rel in made:
             self.log(f"  {rel}")
+        return 0
+
+    def build(self, out_link: Path) -> int:
+        """Build the system into the store and point `out_link` (./result) at it; no generation."""
+        config = self.evaluate()
+        sources = generations.source_hash(self.root)
+        host_name = (config.get("networking") or {}).get("hostName") or "nixos"
+        path = store.store_path(f"nixos-system-{host_name}", generations.canonical(config) + sources)
+        target = store.host(self.root, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".nixos-system-building-", dir=target.parent))
+        try:
+            realise.build(self.root, tmp, config, sources, self.run)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        link = out_link.with_name(f".{out_link.name}.tmp")
+        link.unlink(missing_ok=True)
+        link.symlink_to(path)
+        link.replace(out_link)
+        print(path)
+        return 0
+
+    def _activate(self, number: int) -> int:
+        """Point the profile at `number`, then run its activation; nixos-rebuild's status from it."""
+        generations.set_profile(self.root, number)
+        self.log(f"activating the configuration (generation {number})...")
+        if switch.activate(self.root, number, self.run, log=self.log, **self.opts) != 0:
+            self.log(SWITCH_ERROR)
+            return 1
         return 0
 
     def switch(self) -> int:
@@ -154,12 +197,8 @@ class Rebuild:
                 self.log(f"the configuration is unchanged: generation {current} stays current")
                 number = current
             else:
-                try:
-                    number = build_generation(self.root, config, sources, self.run, self.log)
-                except realise.BuildError as exc:
-                    raise Failure(str(exc)) from exc
-            self.log(f"activating the configuration (generation {number})...")
-            return switch.activate(self.root, number, self.run, log=self.log, **self.opts)
+                number = build_generation(self.root, config, sources, self.run, self.log)
+            return self._activate(number)
 
     def rollback(self) -> int:
         with profile_lock(self.root):
@@ -167,6 +206,16 @@ class Rebuild:
             if number is None:
                 raise Failure("no previous generation")
             self.log(f"switching to generation {number}...")
+            return self._activate(number)
+
+    def switch_to_configuration(self, gen: str, action: str) -> int:
+        """GENERATION/bin/switch-to-configuration: activate that generation; the profile is left as it is."""
+        number = generations.number_of(Path(gen))
+        if number is None or generations.path(self.root, number) != store.host(self.root, gen):
+            raise Failure(f"{gen} is not a generation of the system profile")
+        if action not in ("switch", "test"):
+            raise Failure(f"switch-to-configuration: unsupported action {action!r} (switch, test)")
+        with profile_lock(self.root):
             return switch.activate(self.root, number, self.run, log=self.log, **self.opts)
 
     def activate_at_boot(self) -> int:
@@ -181,10 +230,8 @@ class Rebuild:
         config = self.evaluate()
         sources = generations.source_hash(self.root)
         with profile_lock(self.root):
-            try:
-                number = build_generation(self.root, config, sources, self.run, self.log)
-            except realise.BuildError as exc:
-                raise Failure(str(exc)) from exc
+            number = build_generation(self.root, config, sources, self.run, self.log)
+            generations.set_profile(self.root, number)
             return switch.activate(self.root, number, self.run, boot=True, log=self.log)
 
     def list_generations(self, as_json: bool) -> int:
@@ -201,7 +248,7 @@ class Rebuild:
 
 
 def main(argv: list[str] | None = None, *, root: Path = Path("/"), run=run_command,
-         evaluate: Callable[[], dict] | None = None, **activate_opts: Any) -> int:
+         evaluate: Callable[[], dict] | None = None, out_link: Path | None = None, **activate_opts: Any) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
 
     def log(message: str) -> None:
@@ -212,15 +259,17 @@ def main(argv: list[str] | None = None, *, root: Path = Path("/"), run=run_comma
         return 0
     flags = {a for a in args if a.startswith("-")}
     words = [a for a in args if not a.startswith("-")]
-    allowed = {"switch": {"--rollback", "--show-trace"}, "dry-build": {"--show-trace"},
-               "list-generations": {"--json"}, "source-hash": set(), "activate-at-boot": {"--show-trace"}}
-    if len(words) != 1 or words[0] not in allowed or flags - allowed[words[0]]:
-        bad = (flags - allowed.get(words[0], set())) if len(words) == 1 else set()
-        what = f"unknown option {sorted(bad)[0]}" if bad and words[0] in allowed else \
-            "expected exactly one command" if len(words) != 1 else f"unknown command {words[0]}"
+    allowed = {"switch": {"--rollback", "--show-trace"}, "dry-build": {"--show-trace"}, "build": {"--show-trace"},
+               "list-generations": {"--json"}, "source-hash": set(), "activate-at-boot": {"--show-trace"},
+               "switch-to-configuration": set()}
+    arity = {"switch-to-configuration": 3}
+    command = words[0] if words else ""
+    if not words or command not in allowed or len(words) != arity.get(command, 1) or flags - allowed[command]:
+        bad = flags - allowed.get(command, set())
+        what = "expected a command" if not words else f"unknown command {command}" if command not in allowed else \
+            f"unknown option {sorted(bad)[0]}" if bad else f"wrong number of arguments for {command}"
         print(f"error: {what}\n{USAGE}", file=sys.stderr, end="")
         return 1
-    command = words[0]
     try:
         if evaluate is None and "--show-trace" in flags:
             cfg = load_double_config(root)
@@ -234,10 +283,14 @@ def main(argv: list[str] | None = None, *, root: Path = Path("/"), run=run_comma
             return rebuild.list_generations("--json" in flags)
         if command == "dry-build":
             return rebuild.dry_build()
+        if command == "build":
+            return rebuild.build(out_link or Path.cwd() / "result")
         if command == "activate-at-boot":
             return rebuild.activate_at_boot()
+        if command == "switch-to-configuration":
+            return rebuild.switch_to_configuration(words[1], words[2])
         return rebuild.rollback() if "--rollback" in flags else rebuild.switch()
-    except Failure as exc:
+    except (Failure, realise.BuildError) as exc:
         log(f"error: {exc}")
         return 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 STORE = "/nix/store"
@@ -63,18 +64,26 @@ def _replace_symlink(link: Path, target: str) -> None:
 def make_store(root: Path, packages: dict[str, dict]) -> dict:
     """Create the store paths of `packages` under `root` and write `<root>/etc/hydra-nixos/pkgs.json`.
 
-    `packages` maps a nixpkgs attribute to `{"version": "...", "bin": {"name": "/usr/bin/real-target", ...}}`.
+    `packages` maps a nixpkgs attribute path to `{"version": "...", "bin": {"name": "/usr/bin/real-target", ...}}`,
+    optionally with `"name"` (the store name) and `"lib": {"libfoo.so.1": "/usr/lib/.../libfoo.so.1"}`, whose files
+    are copied (not linked) into `<out>/lib` from the root, so the copy stays visible where a unit cannot see
+    Debian's file.
     Returns (and writes) `{"<attr>": {"outPath": ..., "name": "<attr>-<version>", "version": ...}}`.
     """
     mapping: dict[str, dict] = {}
     for attr, spec in sorted(packages.items()):
         version = str(spec.get("version", ""))
-        name = f"{attr}-{version}" if version else attr
+        name = spec.get("name") or (f"{attr}-{version}" if version else attr)
         out = store_path(name, f"{attr}{version}")
         bindir = host(root, out) / "bin"
         bindir.mkdir(parents=True, exist_ok=True)
         for exe, target in sorted((spec.get("bin") or {}).items()):
             _replace_symlink(bindir / exe, target)
+        for lib, source in sorted((spec.get("lib") or {}).items()):
+            target = host(root, out) / "lib" / lib
+            target.parent.mkdir(parents=True, exist_ok=True)
+            guest = host(root, source)  # a bare root (unit tests) has none: this machine's file then
+            shutil.copyfile(guest if guest.exists() else source, target)
         mapping[attr] = {"outPath": out, "name": name, "version": version}
     pkgs = host(root, PKGS_JSON)
     pkgs.parent.mkdir(parents=True, exist_ok=True)

@@ -213,9 +213,16 @@ def wait_for(run, units: list[str], *, timeout: float, settle: float, clock=time
     return sorted(failed)
 
 
+def failed_units(run) -> list[str]:
+    """Every unit in the failed state, whoever started it: switch-to-configuration reports them all and exits 4."""
+    out = run(["systemctl", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
 def activate(root: Path, number: int, run, *, boot: bool = False, timeout: float = 30.0, settle: float = 2.0,
              log=print, clock=time.monotonic, sleep=time.sleep) -> int:
-    """Make generation `number` current and running. Returns 0, 2 (activation errors) or 4 (units failed)."""
+    """Make generation `number` running (/run/current-system; the profile is the caller's). Returns
+    switch-to-configuration's status: 0, 2 (activation errors) or 4 (a unit failed, any unit on the host)."""
     gen = generations.path(root, number)
     manifest = read_manifest(root)
     old = {u: (root / UNIT_DIR / u).read_text() for u in manifest["units"] if (root / UNIT_DIR / u).is_file()}
@@ -235,7 +242,7 @@ def activate(root: Path, number: int, run, *, boot: bool = False, timeout: float
         result = run(cmd)
         if result.returncode != 0:
             errors.append(f"{cmd[0]} {cmd[-1]} failed: {result.stderr.strip()}")
-    generations.set_current(root, number)
+    generations.link_current_system(root, number)
     run(["systemctl", "daemon-reload"])
     if (gen / TMPFILES).is_file() and (gen / TMPFILES).read_text().strip():
         result = run(["systemd-tmpfiles", "--create", f"/{TMPFILES}"])
@@ -254,6 +261,7 @@ def activate(root: Path, number: int, run, *, boot: bool = False, timeout: float
     if boot:
         return 2 if errors else 0
     failed = wait_for(run, p.start + p.restart + p.reload, timeout=timeout, settle=settle, clock=clock, sleep=sleep)
+    failed = sorted(set(failed) | set(failed_units(run)))
     if failed:
         log(f"warning: the following units failed: {', '.join(failed)}")
         for unit in failed:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,12 @@ from .store import add_text
 # those live in the usual directories.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BASH = "/bin/bash"
+#: NixOS has no /usr/lib: a program finds libstdc++.so.6 only through its RPATH or LD_LIBRARY_PATH. Every realised
+#: unit gets Debian's copy hidden (InaccessiblePaths=, the real file behind the soname's link), so a unit that does
+#: not provide it (e.g. `lib.makeLibraryPath [ pkgs.stdenv.cc.cc.lib ]`) fails as on NixOS: "libstdc++.so.6: cannot
+#: open shared object file". Simplified: zlib stays visible (Debian's python3 itself links libz.so.1), and a
+#: process keeping root's CAP_DAC_OVERRIDE opens the hidden (empty) file and fails with "file too short" instead.
+HIDDEN_LIBS = ["-" + os.path.realpath(f"/usr/lib/{sysconfig.get_config_var('MULTIARCH')}/libstdc++.so.6")]
 
 SERVICE_DEFAULTS: dict[str, Any] = {
     "enable": True, "description": "", "documentation": [], "after": [], "before": [], "wants": [], "requires": [],
@@ -115,6 +123,9 @@ def render_service(root: Path, name: str, entry: dict[str, Any]) -> str:
                               ("postStop", "ExecStopPost", "post-stop")]:
         if service[option]:
             _prepend(config, key, job_script(root, name, kind, service[option]))
+    hidden = config.get("InaccessiblePaths")
+    config["InaccessiblePaths"] = [*(hidden if isinstance(hidden, list) else [] if hidden is None else [hidden]),
+                                   *HIDDEN_LIBS]
     lines = ["[Unit]", *attrs_to_section(unit_config(service)), "", "[Service]"]
     lines += [environment_line(k, v) for k, v in sorted(env.items()) if v is not None]
     if service["reloadIfChanged"]:

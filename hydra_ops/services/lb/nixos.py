@@ -24,4 +24,4 @@ def apply(lb: LbOptions, config: str, config_dir: str) -> None:
     """Write the module and switch; dry-build checks nginx.conf, the new config must be served or it rolls back."""
     nixos.modules(name=f"G2: NixOS module {MODULE} (dry-build checks nginx.conf; health; rollback)",
                   files_wanted={MODULE: module(lb, config)}, config_dir=config_dir,
-                  health=[serving(lb, config)], timeout=60)
+                  health=[serving(lb, config)], timeout=60, units=["nginx.service"])

@@ -52,4 +52,5 @@ def apply(node_port: int, gpu_port: int | None, lib_dir: str, config_dir: str, o
               for port in (node_port, gpu_port) if port is not None]
     nixos.modules(name=f"Monitoring: NixOS module {MODULE} (dry-build, switch, health check, rollback on failure)",
                   files_wanted={MODULE: module(node_port, gpu_port, lib_dir, open_firewall)},
-                  config_dir=config_dir, health=health, timeout=60)
+                  config_dir=config_dir, health=health, timeout=60,
+                  units=["prometheus-node-exporter.service"] + ([f"{UNIT}.service"] if gpu_port is not None else []))

@@ -41,4 +41,4 @@ def apply(o: OllamaOptions, config_dir: str) -> None:
                   files_wanted={MODULE: module(o)}, config_dir=config_dir,
                   health=[f"curl -fsS -o /dev/null http://127.0.0.1:{o.internal_port(i)}/api/version"
                           for i in o.instances],
-                  timeout=o.ollama_ready_timeout)
+                  timeout=o.ollama_ready_timeout, units=[i.unit for i in o.instances])
