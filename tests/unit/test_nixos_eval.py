@@ -22,7 +22,7 @@ def test_before_configurations_parse_and_evaluate(host: str, pkgs_file: Path) ->
     assert (ollama["host"], ollama["port"], ollama["acceleration"]) == ("0.0.0.0", 11434, "cuda")
     assert ollama["environmentVariables"] == {"CUDA_VISIBLE_DEVICES": "0", "OLLAMA_FLASH_ATTENTION": "1"}
     assert ollama["package"] == _store("ollama")
-    assert out["networking"]["firewall"]["allowedTCPPorts"] == [22, 11434]
+    assert out["networking"]["firewall"]["allowedTCPPorts"] == ([22, 5000, 11434] if host == "ai" else [22, 11434])
     assert out["system"]["stateVersion"] == "24.11"
     user = out["users"]["users"]["typhon"]
     assert user["isNormalUser"] is True and user["extraGroups"] == ["wheel", "video"]
@@ -32,7 +32,7 @@ def test_before_configurations_parse_and_evaluate(host: str, pkgs_file: Path) ->
     assert out["hardware"]["enableRedistributableFirmware"] is True  # from the modulesPath stub
     assert out["hardware"]["cpu"]["amd"]["updateMicrocode"] is True
     assert out["services"]["openssh"]["enable"] is True
-    assert "tabbyapi" not in out["systemd"]["services"]
+    assert ("tabbyapi" in out["systemd"]["services"]) == (host == "ai")  # seed 002: the operator's own unit
     assert _store("curl") in out["environment"]["systemPackages"]
 
 

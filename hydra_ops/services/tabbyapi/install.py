@@ -66,9 +66,12 @@ def backup_when_switching(o: TabbyOptions) -> None:
 
 def forget_keys_of_superseded_installs(serving: TabbyOptions, canary: TabbyOptions | None) -> None:
     """Installs no unit uses keep their code (a quick way back) but not their api_tokens.yml: a rotated key must
-    not live on in an old copy. A deploy that selects such an install again writes the current keys."""
+    not live on in an old copy. A deploy that selects such an install again writes the current keys. Only
+    hydra-ops' installs (<root>/<install>/) are looked at: an operator's own TabbyAPI in <root> (seed 002's
+    /opt/tabbyapi) keeps its files."""
     active = {f"{app_dir(o)}/api_tokens.yml" for o in (serving, canary) if o is not None}
     found = host.get_fact(FindFiles, path=serving.tabby_install_root, maxdepth=2, fname="api_tokens.yml") or []
-    for stale in sorted(set(found) - active):
+    installs = [f for f in found if f.rsplit("/", 2)[0] == serving.tabby_install_root.rstrip("/")]
+    for stale in sorted(set(installs) - active):
         files.file(name=f"G10: remove the keys of superseded install {stale.rsplit('/', 2)[1]}", path=stale,
                    present=False)

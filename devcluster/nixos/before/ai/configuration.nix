@@ -1,4 +1,6 @@
-# hydra-ai as the audit found it (seeds 000 and 002): RTX 5090 + RTX 4090, Ollama only, no TabbyAPI service yet.
+# hydra-ai as the audit found it (seeds 000 and 002): RTX 5090 + RTX 4090, Ollama, and the operator's own TabbyAPI
+# unit of seed 002 ("Stability Improvements", Dec 2025) running as the login user typhon from /opt/tabbyapi, models on
+# the /mnt/models disk (hardware-configuration.nix). G10 stays open: the unit is not hydra-ops'.
 { config, lib, pkgs, ... }:
 
 {
@@ -33,6 +35,31 @@
 
   services.openssh.enable = true;
 
+  # TabbyAPI as the operator set it up (seed 002, "Systemd Service Configuration")
+  systemd.services.tabbyapi = {
+    description = "TabbyAPI - OpenAI-compatible LLM API Server";
+    after = [ "network.target" "mnt-models.mount" ];
+    wantedBy = [ "multi-user.target" ];
+    startLimitIntervalSec = 300;  # 5 min window
+    startLimitBurst = 5;          # Max 5 restarts in window
+
+    serviceConfig = {
+      Type = "simple";
+      User = "typhon";
+      WorkingDirectory = "/opt/tabbyapi";
+      ExecStartPre = "/opt/tabbyapi/prestart.sh";
+      ExecStart = "/opt/tabbyapi/venv/bin/python /opt/tabbyapi/main.py";
+      Restart = "on-failure";
+      RestartSec = 30;            # Wait 30s between restarts
+      TimeoutStartSec = 300;      # 5 min for model loading
+      Environment = [
+        "CUDA_DEVICE_ORDER=PCI_BUS_ID"
+        "CUDA_VISIBLE_DEVICES=0,1"
+        "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
+      ];
+    };
+  };
+
   # Ollama: a single instance on the 5090
   services.ollama = {
     enable = true;
@@ -47,7 +74,7 @@
 
   environment.systemPackages = with pkgs; [ curl python3 ];
 
-  networking.firewall.allowedTCPPorts = [ 22 11434 ];
+  networking.firewall.allowedTCPPorts = [ 22 5000 11434 ];
 
   nix.settings.experimental-features = [ "nix-command" "flakes" ];
 
