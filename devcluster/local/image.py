@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from devcluster.local.network import run
+from devcluster.local.procs import remove_tree, scratch_dir
 
 SUITE = "bookworm"
 PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,ca-certificates"
@@ -28,11 +28,11 @@ def ensure_base(log: Callable[[str], object] = print) -> Path:
         return tarball
     tarball.parent.mkdir(parents=True, exist_ok=True)
     log(f"building base image {tarball.name} with debootstrap (cached afterwards)")
-    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-        root = Path(tmp) / "root"
+    with scratch_dir(tarball.parent) as tmp:
+        root = tmp / "root"
         run("debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(root))
         # The apt cache is dead weight in every copy; host keys are made per host at provision time.
-        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        remove_tree(root / "var/cache/apt/archives")
         (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
         partial = tarball.with_suffix(".partial")
         run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")
@@ -49,8 +49,8 @@ def derived(name: str, packages: list[str], finish: Callable[[Path], None],
         return tarball
     base = ensure_base(log)
     log(f"building {tarball.name}: base image + {' '.join(packages)} (cached afterwards)")
-    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-        root = Path(tmp) / "root"
+    with scratch_dir(tarball.parent) as tmp:
+        root = tmp / "root"
         unpack(base, root)
         shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
         policy = root / "usr/sbin/policy-rc.d"
@@ -64,7 +64,7 @@ def derived(name: str, packages: list[str], finish: Callable[[Path], None],
             policy.unlink()
         finish(root)
         for path in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(root / path, ignore_errors=True)
+            remove_tree(root / path)
             (root / path / "partial").mkdir(parents=True, exist_ok=True)
         partial = tarball.with_suffix(".partial")
         run("tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), ".")

@@ -10,11 +10,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from devcluster.local.image import cache_dir
+from devcluster.local.procs import scratch_dir
 
 N8N_VERSION = "1.72.1"
 #: n8n-nodes-base asks for xlsx from cdn.sheetjs.com (not reachable); the registry's last xlsx release stands in
@@ -43,8 +43,8 @@ def _build(tarball: Path, log: Callable[[str], object]) -> None:
                            "scripts/install.sh installs them")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     log(f"building {tarball.name}: npm install n8n@{N8N_VERSION} (cached afterwards)")
-    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-        top = Path(tmp) / "n8n"
+    with scratch_dir(tarball.parent) as tmp:
+        top = tmp / "n8n"
         (top / "bin").mkdir(parents=True)
         (top / "package.json").write_text(json.dumps({
             "name": "hydra-local-n8n", "version": N8N_VERSION, "private": True,
@@ -58,7 +58,7 @@ def _build(tarball: Path, log: Callable[[str], object]) -> None:
         shutil.copy2(os.path.realpath(node), top / "bin" / "node")
         partial = tarball.with_suffix(".partial")
         # fast compression: the bundle is built once and only crosses the local bridge
-        _run(["tar", "--numeric-owner", "--owner=0", "--group=0", "-I", "gzip -1", "-C", tmp, "-cf", str(partial),
+        _run(["tar", "--numeric-owner", "--owner=0", "--group=0", "-I", "gzip -1", "-C", str(tmp), "-cf", str(partial),
               "n8n"], env)
         partial.replace(tarball)
 

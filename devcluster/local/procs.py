@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +64,24 @@ def nspawn_pids(state_dir: Path) -> list[int]:
 
 
 def remove_tree(root: Path) -> None:
-    """Delete a machine directory with coreutils' rm (shutil.rmtree ran out of file descriptors in the deep
-    node_modules of a guest's docker layers), never crossing into another filesystem."""
+    """Delete a tree with coreutils' rm, never crossing into another filesystem.
+
+    Not shutil.rmtree: under gevent's monkey patching (pyinfra's CLI, hydra's) `os.close` defers closing a
+    directory's descriptor to the event loop once a hub exists, and rmtree never yields, so every directory it
+    visits stays open: n8n's node_modules (about 20,000 directories) ran the process out of descriptors."""
     proc = subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"could not remove {root}: {proc.stderr.strip()[-500:]}")
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path) -> Iterator[Path]:
+    """A temporary directory under parent, removed with remove_tree (tempfile.TemporaryDirectory uses rmtree)."""
+    path = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        yield path
+    finally:
+        remove_tree(path)
 
 
 def assert_unmounted(root: Path) -> None:
