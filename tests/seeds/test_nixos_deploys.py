@@ -98,42 +98,18 @@ def test_kill9_under_load_loses_no_request(converged: DeployResult, seeds: Clust
              30, "systemd to restart the instance")
 
 
-def test_a_module_that_fails_evaluation_never_reaches_the_switch(
-        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
-        compute_address: str) -> None:
-    generation = current_system(seeds)
-    broken = "/etc/nixos/hydra-ops/zz-operator.nix"
-    seeds.ssh(COMPUTE, f"cat > {broken}", input="{ ... }: { services.nginx.upstream.x = { }; }\n")
-    try:
-        result = deploy(overrides="ollama_num_parallel = 3\n", tmp=tmp_path)
-        output = result.stdout + result.stderr
-        assert not result.ok
-        assert "dry-build rejected the new modules" in output
-        assert "The option `services.nginx.upstream' does not exist" in output
-        assert current_system(seeds) == generation
-        env = seeds.ssh(COMPUTE, "systemctl show -p Environment --value ollama@11434").stdout
-        assert "OLLAMA_NUM_PARALLEL=4" in env.split()
-        assert requests.get(f"http://{compute_address}:11400/api/version", timeout=10).ok
-    finally:
-        seeds.ssh(COMPUTE, f"rm -f {broken}")
-    assert deploy().no_op
-
-
-def test_a_build_failure_leaves_the_running_generation_current(
-        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
-        compute_address: str) -> None:
+def refused_with_operator_module(seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+                                 compute_address: str, module: str) -> str:
+    """Deploy a settings change beside a broken operator module; it must be refused with the running generation,
+    its generation list and its instances untouched. Returns the deploy's output."""
     generation = current_system(seeds)
     listed = seeds.ssh(COMPUTE, "nixos-rebuild list-generations --json").stdout
     broken = "/etc/nixos/hydra-ops/zz-operator.nix"
-    # evaluates (dry-build passes) but its derivation's builder fails: only `nixos-rebuild build` can catch it
-    seeds.ssh(COMPUTE, f"cat > {broken}", input='{ pkgs, ... }: { environment.systemPackages = '
-              '[ (pkgs.runCommand "operator-check" { } "echo operator check failed; exit 1") ]; }\n')
+    seeds.ssh(COMPUTE, f"cat > {broken}", input=module)
     try:
         result = deploy(overrides="ollama_num_parallel = 3\n", tmp=tmp_path)
         output = result.stdout + result.stderr
         assert not result.ok
-        assert "nixos-rebuild build failed; nothing was switched" in output
-        assert "-operator-check.drv' failed with exit code 1" in output and "operator check failed" in output
         assert "rolled back" not in output
         assert current_system(seeds) == generation
         assert seeds.ssh(COMPUTE, "nixos-rebuild list-generations --json").stdout == listed
@@ -143,6 +119,28 @@ def test_a_build_failure_leaves_the_running_generation_current(
     finally:
         seeds.ssh(COMPUTE, f"rm -f {broken}")
     assert deploy().no_op
+    return output
+
+
+def test_a_module_that_fails_evaluation_never_reaches_the_switch(
+        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+        compute_address: str) -> None:
+    output = refused_with_operator_module(seeds, deploy, tmp_path, compute_address,
+                                          "{ ... }: { services.nginx.upstream.x = { }; }\n")
+    assert "dry-build rejected the new modules" in output
+    assert "The option `services.nginx.upstream' does not exist" in output
+
+
+def test_a_build_failure_leaves_the_running_generation_current(
+        converged: DeployResult, seeds: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+        compute_address: str) -> None:
+    # evaluates (dry-build passes) but its derivation's builder fails: only `nixos-rebuild build` can catch it
+    output = refused_with_operator_module(
+        seeds, deploy, tmp_path, compute_address,
+        '{ pkgs, ... }: { environment.systemPackages = '
+        '[ (pkgs.runCommand "operator-check" { } "echo operator check failed; exit 1") ]; }\n')
+    assert "nixos-rebuild build failed; nothing was switched" in output
+    assert "-operator-check.drv' failed with exit code 1" in output and "operator check failed" in output
 
 
 def test_an_operators_failing_unit_is_reported_not_rolled_back(
