@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import click
 
-from hydra_ops import PROJECT_ROOT
+from hydra_ops import DEPLOYS, PACKAGE
+from hydra_ops.cli_apply import apply_options, preview_then_apply
 from hydra_ops.cli_cluster import cluster
 from hydra_ops.cli_common import cluster_option
 from hydra_ops.cli_secrets import secrets
@@ -82,33 +84,33 @@ def validate(cluster_name: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _pyinfra(inventory: str, deploy: str, extra: list[str]) -> int:
-    cmd = [sys.executable, "-m", "pyinfra", "-y", inventory, deploy, *extra]
-    click.echo("$ " + " ".join(cmd[2:]), err=True)
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+@main.command(context_settings={"ignore_unknown_options": True})
+@cluster_option
+@click.argument("target", type=click.Choice(sorted(p.stem for p in DEPLOYS.glob("*.py")
+                                                    if p.stem != "gap")))
+@apply_options
+@click.argument("pyinfra_args", nargs=-1, type=click.UNPROCESSED)
+def deploy(cluster_name: str | None, target: str, pyinfra_args: tuple[str, ...], **how: Any) -> None:
+    """Run deploys/TARGET.py against the cluster: preview, ask, apply (extra arguments go to pyinfra)."""
+    sys.exit(preview_then_apply(f"hydra deploy {target}", _inventory(cluster_name), f"deploys/{target}.py",
+                                list(pyinfra_args), **how))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @cluster_option
-@click.argument("target", type=click.Choice(sorted(p.stem for p in (PROJECT_ROOT / "deploys").glob("*.py")
-                                                    if p.stem != "gap")))
-@click.argument("pyinfra_args", nargs=-1, type=click.UNPROCESSED)
-def deploy(cluster_name: str | None, target: str, pyinfra_args: tuple[str, ...]) -> None:
-    """Run deploys/TARGET.py against the cluster (extra arguments go to pyinfra, e.g. --diff)."""
-    sys.exit(_pyinfra(_inventory(cluster_name), f"deploys/{target}.py", list(pyinfra_args)))
-
-
-@main.command()
-@cluster_option
 @click.argument("gap_id")
-def fix(cluster_name: str | None, gap_id: str) -> None:
-    """Run the bundle that closes GAP_ID (e.g. G1) on the hosts of its group."""
+@apply_options
+@click.argument("pyinfra_args", nargs=-1, type=click.UNPROCESSED)
+def fix(cluster_name: str | None, gap_id: str, pyinfra_args: tuple[str, ...], **how: Any) -> None:
+    """Run the bundle that closes GAP_ID (e.g. G1) on the hosts of its group: preview, ask, apply (extra arguments
+    go to pyinfra, e.g. --json for per-operation results)."""
     from hydra_ops.registry import gap
 
     g = gap(gap_id)
     if not g.implemented:
         raise click.ClickException(f"{g.id} has no bundle yet ({g.tracked_in})")
-    sys.exit(_pyinfra(_inventory(cluster_name), "deploys/gap.py", ["--data", f"hydra_gap={g.id}"]))
+    sys.exit(preview_then_apply(f"hydra fix {g.id}", _inventory(cluster_name), "deploys/gap.py",
+                                ["--data", f"hydra_gap={g.id}", *pyinfra_args], **how))
 
 
 @main.command()
@@ -132,15 +134,18 @@ def audit(cluster_name: str | None, only: tuple[str, ...], implemented: bool, as
 @cluster_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
-    """Run the smoke suite (tests/smoke) against the cluster; extra arguments go to pytest."""
-    from hydra_ops.targets import selected, targets
+    """Run the smoke suite (tests/smoke, shipped in the package) against the cluster; extra arguments go to pytest
+    (tests/smoke/... and tests/smoke_systems/... name the packaged suite's files, as the runbook prints them)."""
+    from hydra_ops.targets import inventory_path, inventory_workdir, selected, targets
 
     env = dict(os.environ, HYDRA_CLUSTER=selected(cluster_name))
     args = list(pytest_args)
     if not any(a.startswith("tests") for a in args):  # options alone still mean "the smoke suite"
         args += smoke_paths({g for t in targets(cluster_name) for g in t.groups})
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-                             cwd=PROJECT_ROOT, env=env))
+    args = [str(PACKAGE / a.removeprefix("tests/")) if a.startswith("tests/smoke") else a for a in args]
+    sys.exit(subprocess.call([sys.executable, "-P", "-m", "pytest", "-c", str(PACKAGE / "smoke" / "smoke.ini"),
+                              "--rootdir", str(PACKAGE.parent), *args],
+                             cwd=inventory_workdir(inventory_path(cluster_name)), env=env))
 
 
 def smoke_paths(groups: set[str]) -> list[str]:
@@ -164,7 +169,7 @@ def _switch(cluster_name: str | None, role: str) -> None:
 
     name = selected(cluster_name)
     inventory = Path(_inventory(name))
-    group_file = (inventory.parent if name == "local" else PROJECT_ROOT) / "group_data" / "ai.py"
+    group_file = inventory.parent / "group_data" / "ai.py"  # the real inventory's, or the lab's override
     hosts = [t for t in targets(name) if "ai" in t.groups]
     try:
         switch(role, inventory, group_file, hosts, log=click.echo)

@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from hydra_ops import PROJECT_ROOT
 from hydra_ops.cli_common import cluster_option, local_cluster
 
 
@@ -16,19 +15,20 @@ def _store(cluster_name: str | None):
     import runpy
 
     from hydra_ops.secrets import SecretStore
-    from hydra_ops.targets import selected
+    from hydra_ops.targets import selected, site_dir
 
     if selected(cluster_name) == "local":
         return local_cluster().secrets
-    return SecretStore.from_data(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py")))
+    return SecretStore.from_data(runpy.run_path(str(site_dir() / "group_data" / "all.py")))
 
 
 def _secret_names() -> list[str]:
     import runpy
 
     from hydra_ops.services.secrets.options import SecretsOptions
+    from hydra_ops.targets import site_dir
 
-    return SecretsOptions.model_validate(runpy.run_path(str(PROJECT_ROOT / "group_data" / "all.py"))).secret_names
+    return SecretsOptions.model_validate(runpy.run_path(str(site_dir() / "group_data" / "all.py"))).secret_names
 
 
 @click.group()
@@ -174,8 +174,9 @@ def secrets_remove_recipient(cluster_name: str | None, age_pubkey: str) -> None:
 def secrets_check(cluster_name: str | None, no_decrypt: bool) -> None:
     """Fail if a tracked file holds a decrypted secret value or a secrets file is not encrypted (pre-commit, CI)."""
     from hydra_ops.secrets_audit import check
+    from hydra_ops.targets import site_dir
 
-    problems = check(PROJECT_ROOT, None if no_decrypt else _store(cluster_name))
+    problems = check(site_dir(), None if no_decrypt else _store(cluster_name))
     for p in problems:
         click.echo(f"{p.path}: {p.what}", err=True)
     click.echo(f"{len(problems)} problem(s)")

@@ -1,7 +1,7 @@
 """The preflight that stops a deploy before any host is touched when a gap's bundle cannot run on a platform.
 
 Which platforms each bundle supports is data in registry.yaml (``platforms``); the host's platform is pinned in
-group data (``platform``) or read from the host (facts/platform.py).
+group data (``platform``) or read from the host (hydra_ops/facts/platform.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import Field
 from pyinfra import host
 from pyinfra.api.exceptions import PyinfraError
 
-from facts.platform import PLATFORMS, Platform
+from hydra_ops.facts.platform import PLATFORMS, Platform
 from hydra_ops.registry import gap
 from hydra_ops.settings import AbsPath, Options
 

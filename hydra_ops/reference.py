@@ -44,11 +44,28 @@ def markdown(services: list[str]) -> str:
     return "\n".join(out)
 
 
+PAGE_HEAD = """# Reference: every option
+
+Generated from the option declarations by `hydra settings --page > docs/reference.md` (do not edit by hand;
+tests/unit/test_settings.py fails when this file differs from what the declarations print). Set an option in the
+group data of the hosts it applies to (`group_data/<group>.py`); only values that differ from the default belong
+there.
+"""
+
+
+def page() -> str:
+    """docs/reference.md: a heading and note, then every service's table."""
+    return f"{PAGE_HEAD}\n{markdown(list(SERVICES))}"
+
+
 @click.command("settings")
 @click.argument("services", nargs=-1)
-def settings(services: tuple[str, ...]) -> None:
+@click.option("--page", "whole_page", is_flag=True, help="The whole reference page (docs/reference.md).")
+def settings(services: tuple[str, ...], whole_page: bool) -> None:
     """Print the options of SERVICES (all when none is named): type, default, constraint and doc."""
     unknown = sorted(set(services) - set(SERVICES))
     if unknown:
         raise click.UsageError(f"unknown service {', '.join(unknown)}: one of {', '.join(SERVICES)}")
-    click.echo(markdown(list(services) or list(SERVICES)))
+    if whole_page and services:
+        raise click.UsageError("--page prints every service: name none")
+    click.echo(page() if whole_page else markdown(list(services) or list(SERVICES)))

@@ -39,6 +39,12 @@ class Gap:
     services: list[str] = field(default_factory=list)
     pending: str | None = None
     optional: bool = False  # a system, not an audit gap: skipped where the inventory lacks its group
+    fix_group: str | None = None  # where `hydra fix` runs the bundle when that is wider than the audited group
+
+    @property
+    def fixes(self) -> str:
+        """The group whose hosts `hydra fix` runs the bundle on (all: every host)."""
+        return self.fix_group or self.group
 
     @property
     def implemented(self) -> bool:
@@ -74,7 +80,7 @@ def runbook() -> str:
         smoke = " ".join(g.smoke)
         lines += [
             f"- Detect: `hydra audit --gap {g.id}` (detector `{g.detector}`)",
-            f"- Fix: `hydra fix {g.id}` (bundle `{g.bundle}`; also part of `pyinfra inventory.py {g.deploy}`)",
+            f"- Fix: `hydra fix {g.id}` (bundle `{g.bundle}`; also part of `hydra deploy {Path(str(g.deploy)).stem}`)",
             f"- Verify: `hydra verify -- {smoke}`",
             f"- Templates: {', '.join(g.templates)}",
             *([f"- Still missing: {g.pending}"] if g.pending else []),

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hydra_ops import PROJECT_ROOT
+from hydra_ops import deploy_file
+from hydra_ops.targets import inventory_workdir
 
 
 @dataclass
@@ -37,7 +38,7 @@ def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
                group_data: Sequence[Path] = (), data: Sequence[str] = (), extra: Sequence[str] = (),
                timeout: float = 900) -> DeployResult:
     """Run deploys/<deploy> against an inventory with --json and collect per-operation results."""
-    cmd = [sys.executable, "-m", "pyinfra", "-y", "--json", str(inventory), deploy]
+    cmd = [sys.executable, "-P", "-m", "pyinfra", "-y", "--json", str(inventory), deploy_file(deploy)]
     if limit:
         cmd += ["--limit", limit]
     for path in group_data:
@@ -45,8 +46,13 @@ def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
     for item in data:
         cmd += ["--data", item]
     cmd += list(extra)
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(cmd, cwd=inventory_workdir(inventory), capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+    return read_results(proc)
+
+
+def read_results(proc: subprocess.CompletedProcess[str]) -> DeployResult:
+    """A finished `pyinfra --json` run (also `hydra fix GAP --json`) as a DeployResult."""
     result = DeployResult(proc.returncode, proc.stdout, proc.stderr)
     try:
         ops = json.loads(proc.stdout)["results"]["operations"]

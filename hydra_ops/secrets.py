@@ -19,8 +19,6 @@ from pathlib import Path
 
 import yaml
 
-from hydra_ops import PROJECT_ROOT
-
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: An age X25519 recipient (public key): "age1" and 58 bech32 characters.
 AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
@@ -241,8 +239,11 @@ def _recipient(value: str) -> str:
 
 
 def _path(value: str) -> Path:
+    """A group data path; a relative one is relative to the folder holding group_data/ (hydra_ops.targets.site_dir)."""
+    from hydra_ops.targets import site_dir
+
     path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return path if path.is_absolute() else site_dir() / path
 
 
 def _first_line(err: bytes) -> str:

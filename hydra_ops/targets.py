@@ -1,8 +1,9 @@
-"""Which cluster a command targets: the local one (default) or the real one, read without connecting."""
+"""Which cluster a command targets: the real one (default) or the local lab, read without connecting."""
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,45 @@ class UnknownCluster(ValueError):
 
 
 def selected(cluster: str | None = None) -> str:
-    """The cluster named, else $HYDRA_CLUSTER, else "local" (the embedded default)."""
-    name = cluster or os.environ.get("HYDRA_CLUSTER") or "local"
+    """The cluster named, else $HYDRA_CLUSTER, else "real": the lab (local) is only ever chosen explicitly."""
+    name = cluster or os.environ.get("HYDRA_CLUSTER") or "real"
     if name not in CLUSTERS:
         raise UnknownCluster(f"unknown cluster {name!r}: choose one of {', '.join(CLUSTERS)}")
     return name
 
 
+def real_inventory() -> Path:
+    """The operator's inventory: $HYDRA_INVENTORY (set by --inventory), else inventory.py in the current directory;
+    its group_data/ is the folder beside it, as pyinfra reads it."""
+    path = Path(os.environ.get("HYDRA_INVENTORY") or "inventory.py").expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run hydra in the folder holding your inventory.py and "
+                                "group_data/, or pass --inventory PATH (env HYDRA_INVENTORY)")
+    return path
+
+
+def inventory_workdir(path: Path | str) -> Path:
+    """The folder pyinfra runs in for an inventory: the checkout for one inside it (the lab's inventories there add
+    their group_data/ to the checkout's), else the inventory's own folder with its group_data/."""
+    path = Path(path).resolve()
+    return PROJECT_ROOT if in_checkout() and path.is_relative_to(PROJECT_ROOT) else path.parent
+
+
+def site_dir() -> Path:
+    """The folder whose group_data/ the CLI reads and against which relative secrets paths resolve: the real
+    inventory's (inventory_workdir), or a checkout's root when no inventory is in reach there."""
+    try:
+        return inventory_workdir(real_inventory())
+    except FileNotFoundError:
+        if in_checkout():
+            return PROJECT_ROOT
+        raise
+
+
 def inventory_path(cluster: str | None = None) -> Path:
     if selected(cluster) == "real":
-        return PROJECT_ROOT / "inventory.py"
-    path = _local().inventory
+        return real_inventory()
+    path = local_cluster().inventory
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `hydra cluster up` first")
     return path
@@ -41,9 +70,9 @@ def inventory_path(cluster: str | None = None) -> Path:
 def load_inventory(path: Path | str, group_data: list[str] | None = None) -> tuple[Inventory, State]:
     """Load an inventory and its group data exactly as the pyinfra CLI does, without connecting to anything."""
     state = State(check_for_changes=False)
-    state.cwd = str(PROJECT_ROOT)
+    state.cwd = str(inventory_workdir(path))
     with ctx_state.use(state):
-        inventory = make_inventory(str(path), cwd=str(PROJECT_ROOT), group_data_directories=group_data)
+        inventory = make_inventory(str(path), cwd=state.cwd, group_data_directories=group_data)
     with ctx_inventory.use(inventory):
         state.init(inventory, Config())
     return inventory, state
@@ -137,7 +166,7 @@ def targets(cluster: str | None = None) -> list[Target]:
     inventory, _ = load_inventory(inventory_path(name))
     hosts = [(host, host.data.dict()) for host in inventory]
     if name == "local":
-        ssh_config = str(_local().ssh_config)
+        ssh_config = str(local_cluster().ssh_config)
     else:
         ssh_config = str(write_ssh_config([SshSpec.from_data(host.name, data) for host, data in hosts]))
     return [Target(host.name, tuple(host.groups), data.get("ssh_hostname") or host.name, data,
@@ -148,13 +177,33 @@ def targets(cluster: str | None = None) -> list[Target]:
 def ssh_command(target: Target, cluster: str | None = None) -> list[str]:
     """The ssh argv that reaches a target (for commands that need stdin, e.g. searching for secret values)."""
     if selected(cluster) == "local":
-        return _local().ssh_argv(target.name)
+        return local_cluster().ssh_argv(target.name)
     # through sudo the remote command must be one word for `sh -c` (hydra_ops.leaks quotes it)
     return ["ssh", "-F", target.ssh_config, target.name, *(["sudo", "-n", "sh", "-c"] if target.sudo else [])]
 
 
-def _local():
-    """The local cluster of the selected flavour."""
+def in_checkout() -> bool:
+    """Whether hydra_ops runs from a checkout (devcluster/, the lab, beside the package) rather than an install."""
+    return (PROJECT_ROOT / "devcluster" / "local").is_dir()
+
+
+def lab_checkout() -> Path:
+    """The checkout the lab runs from; an installed package has no lab."""
+    if not in_checkout():
+        raise FileNotFoundError("the local cluster (--cluster local) runs from a checkout of hydra-ops only; "
+                                "an installed hydra targets the real inventory")
+    return PROJECT_ROOT
+
+
+def local_cluster():
+    """The local cluster of the selected flavour. devcluster is not part of the package: it is imported from the
+    checkout, by this process and by the lab's own child processes (`python -m devcluster...`)."""
+    checkout = str(lab_checkout())
+    if checkout not in sys.path:
+        sys.path.append(checkout)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if checkout not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*paths, checkout])
     from devcluster.local.cluster import Cluster
 
     return Cluster()

@@ -4,6 +4,7 @@
 # G4/G5/G7/G8, Prometheus, n8n's resource monitor (G6) and Uptime Kuma (G9)), audit again (every gap must be
 # closed), run the smoke suite.
 set -euo pipefail
+export HYDRA_CLUSTER=local  # the checkout's scripts use the lab; an operator's hydra targets the real inventory
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PATH="$PWD/.venv/bin:$PATH"

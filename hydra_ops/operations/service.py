@@ -8,7 +8,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
-from facts.systemd_units import SystemdUnitState
+from hydra_ops.facts.systemd_units import SystemdUnitState
 
 GPU_GROUPS = ("video", "render")  # the units' SupplementaryGroups; minimal hosts may lack them
 

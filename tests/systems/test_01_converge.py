@@ -40,4 +40,4 @@ def test_verify_runs_the_systems_smoke_files(first_runs: Any) -> None:
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test_sollol.py" in proc.stdout and "test_spark.py" in proc.stdout
-    assert "tests/smoke/test_compute.py" not in proc.stdout
+    assert "test_compute.py" not in proc.stdout

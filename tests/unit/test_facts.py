@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from devcluster.local import fake_nvidia_smi
-from facts.gpus import QUERY, parse_gpu_csv
-from facts.ollama import OllamaModels
-from facts.ports import PortCheckUnavailable, PortHolders
-from facts.systemd_units import parse_show
+from hydra_ops.facts.gpus import QUERY, parse_gpu_csv
+from hydra_ops.facts.ollama import OllamaModels
+from hydra_ops.facts.ports import PortCheckUnavailable, PortHolders
+from hydra_ops.facts.systemd_units import parse_show
 
 SMI = Path(fake_nvidia_smi.__file__)
 
@@ -60,7 +60,7 @@ def test_ollama_models_from_manifest_paths() -> None:
 
 
 def test_litellm_targets_reads_routes_fallbacks_and_cache() -> None:
-    from facts.litellm import summarize
+    from hydra_ops.facts.litellm import summarize
 
     audit_state = summarize("model_list:\n  - model_name: gpt-3.5-turbo\n    litellm_params:\n"
                             "      model: ollama/qwen2.5:7b\n      api_base: http://192.0.2.203:11434\n"
@@ -77,7 +77,7 @@ def test_litellm_targets_reads_routes_fallbacks_and_cache() -> None:
 
 def test_nginx_dump_reads_included_upstream_lines_in_place() -> None:
     """`nginx -T` prints each included file after a marker; the LB's per-instance server lines live there."""
-    from facts.nginx import summarize
+    from hydra_ops.facts.nginx import summarize
 
     dump = ("# configuration file /etc/nginx/conf.d/lb.conf:\nupstream ollama_backend {\n    least_conn;\n"
             "    include /etc/nginx/hydra-ollama/11434.conf;  # drained there\n    keepalive 32;\n}\n"

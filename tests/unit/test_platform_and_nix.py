@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from facts.platform import classify
 from hydra_ops import nix
+from hydra_ops.facts.platform import classify
 from hydra_ops.operations.nixos import add_import
 from hydra_ops.platform import UnsupportedPlatform, check, platform_of
 

@@ -34,8 +34,8 @@ class _Host:
         self.data, self.gpus = _Data(data), gpus
 
     def get_fact(self, fact: type, **kwargs: Any) -> Any:
-        from facts.gpus import NvidiaGpus
-        from facts.systemd_units import SystemdUnitState
+        from hydra_ops.facts.gpus import NvidiaGpus
+        from hydra_ops.facts.systemd_units import SystemdUnitState
 
         if fact is NvidiaGpus:
             return self.gpus
@@ -69,8 +69,8 @@ def test_g1_detector_reports_a_host_whose_gpu_count_differs(compute_data: dict[s
         name = "hydra-compute"
 
         def get_fact(self, fact: type, **kwargs: Any) -> Any:
-            from facts.gpus import NvidiaGpus
-            from facts.systemd_units import SystemdUnitState
+            from hydra_ops.facts.gpus import NvidiaGpus
+            from hydra_ops.facts.systemd_units import SystemdUnitState
 
             if fact in (NvidiaGpus, SystemdUnitState):
                 return super().get_fact(fact, **kwargs)

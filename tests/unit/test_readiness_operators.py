@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hydra_ops import PROJECT_ROOT
+from hydra_ops import DEPLOYS, PACKAGE, PROJECT_ROOT
 from hydra_ops.cli import main
 from hydra_ops.secrets import SecretsError, SecretStore
 from hydra_ops.services.secrets.options import SecretsOptions
@@ -100,14 +100,18 @@ def test_real_commands_target_inventory_py(monkeypatch: pytest.MonkeyPatch, oper
     runner = CliRunner()
     assert runner.invoke(main, ["audit", "--cluster", "real", "--gap", "G1"]).exit_code == 0
     assert seen["audit"] == (str(PROJECT_ROOT / "inventory.py"), ["G1"])
-    assert runner.invoke(main, ["fix", "G1", "--cluster", "real"]).exit_code == 0
+    assert runner.invoke(main, ["fix", "G1", "--cluster", "real", "--yes"]).exit_code == 0
     assert runner.invoke(main, ["verify", "--cluster", "real"]).exit_code == 0
     (fix, _), (verify, env) = seen["calls"]
-    assert fix[1:] == ["-m", "pyinfra", "-y", str(PROJECT_ROOT / "inventory.py"), "deploys/gap.py",
+    # -P: the folder pyinfra and pytest run in (the inventory's) never shadows the installed hydra_ops
+    assert fix[1:] == ["-P", "-m", "pyinfra", "-y", str(PROJECT_ROOT / "inventory.py"), str(DEPLOYS / "gap.py"),
                        "--data", "hydra_gap=G1"]
-    # the real inventory has the Hydra hosts and both other systems: each system's smoke file joins the suite
-    assert verify[1:] == ["-m", "pytest", "-p", "no:cacheprovider", "tests/smoke", "tests/smoke_systems/test_sollol.py",
-                          "tests/smoke_systems/test_spark.py"] and env["HYDRA_CLUSTER"] == "real"
+    # the real inventory has the Hydra hosts and both other systems: each system's smoke file joins the suite, which
+    # runs from the package with its own pytest settings
+    assert verify[1:] == ["-P", "-m", "pytest", "-c", str(PACKAGE / "smoke" / "smoke.ini"),
+                          "--rootdir", str(PACKAGE.parent), str(PACKAGE / "smoke"),
+                          str(PACKAGE / "smoke_systems" / "test_sollol.py"),
+                          str(PACKAGE / "smoke_systems" / "test_spark.py")] and env["HYDRA_CLUSTER"] == "real"
 
 
 # -- 4. several operators ------------------------------------------------------------------------------------------

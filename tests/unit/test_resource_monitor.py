@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from facts.n8n import ABSENT, NOT_RUNNING, N8nWorkflow
+from hydra_ops.facts.n8n import ABSENT, NOT_RUNNING, N8nWorkflow
 from hydra_ops.services.monitoring import n8n
 from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.services.monitoring.workflow import QUERY, differences, workflow

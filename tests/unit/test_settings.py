@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.cli import main
 from hydra_ops.reference import SERVICES, options_class
 from hydra_ops.settings import load, reference
@@ -29,6 +30,13 @@ def test_settings_command_prints_every_service() -> None:
     assert "| `lb_port` | int (1..65535) | `11400` |" in out.output
     bad = CliRunner().invoke(main, ["settings", "nope"])
     assert bad.exit_code == 2 and "unknown service nope" in bad.output
+
+
+def test_the_committed_reference_is_what_the_declarations_print() -> None:
+    out = CliRunner().invoke(main, ["settings", "--page"])
+    assert out.exit_code == 0, out.output
+    committed = (PROJECT_ROOT / "docs" / "reference.md").read_text()
+    assert committed == out.output, "docs/reference.md is stale: run `hydra settings --page > docs/reference.md`"
 
 
 def test_no_option_is_declared_by_two_services() -> None:

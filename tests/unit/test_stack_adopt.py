@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from facts.ports import parse
 from hydra_ops import PROJECT_ROOT
+from hydra_ops.facts.ports import parse
 from hydra_ops.services.stack.adopt import MANAGED_LABEL, ComposeError, check, dropped
 from hydra_ops.services.stack.capacity import check_ports
 from hydra_ops.services.stack.state import compose_doc, compose_yml
@@ -57,7 +57,9 @@ def test_adoption_keeps_names_data_and_unmanaged_services(seeds_cfg: Any) -> Non
     assert "/mnt/user/appdata/redis:/data" in services["redis"]["volumes"]
     assert "/mnt/user/appdata/postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "/mnt/user/appdata/ollama:/root/.ollama" in services["ollama"]["volumes"]
-    assert "volumes" not in doc  # every data mount was a bind mount: no named volume appears
+    # every adopted data mount was a bind mount and stays one: a named volume only for a service new to the project
+    adopted = set(BEFORE["services"]) & set(services)
+    assert not {name.removesuffix("-data") for name in doc.get("volumes", {})} & adopted, doc.get("volumes")
     # secrets from .env are gone; what is not a secret stays; ours replace the rest
     assert services["postgres"]["environment"] == {"POSTGRES_DB": "hydra",
                                                    "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}

@@ -8,7 +8,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from facts.nginx import summarize
+from hydra_ops.facts.nginx import summarize
 from hydra_ops.render import render
 from hydra_ops.services import compute
 from hydra_ops.services.lb.state import drain_files, fingerprint, server_line, site

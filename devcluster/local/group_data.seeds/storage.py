@@ -13,8 +13,9 @@ host_reserved_cpuset = ""
 host_memory_headroom = "4g"
 
 #: The services of the adopted project that hydra-ops manages, under the names the project already uses (the CPU
-#: Ollama is service `ollama`, as in seed 002), plus the agent runtimes of G7/G8. Service `letta` is not listed:
-#: it stays as the project defines it. Images are the ones the before state runs (built locally: no registry).
+#: Ollama is service `ollama`, as in seed 002), plus the agent runtimes of G7/G8 and the monitoring of G6/G9.
+#: Service `letta` is not listed: it stays as the project defines it. Images are the ones the before state runs
+#: (built locally: no registry), and the monitoring images the default flavour builds.
 stack_services = {
     "redis": {"image": "hydra-local/redis:7.0.15", "cpuset": "0", "mem_limit": "256m", "cpu_pool": "local",
               "read_only": True},
@@ -29,6 +30,18 @@ stack_services = {
     # Unraid's node exporter runs in the stack (deploys/monitoring.py installs nothing on Unraid)
     "node-exporter": {"image": "hydra-local/node-exporter:1.5.0", "cpuset": "0-1", "mem_limit": "64m",
                       "cpu_pool": "local", "read_only": True},
+    # seed 001 Part 10 (G6 metrics and workflow, G9), as in the default flavour's stack but smaller
+    "prometheus": {"image": "hydra-local/prometheus:2.42.0", "cpuset": "0-1", "mem_limit": "256m",
+                   "cpu_pool": "local", "read_only": True},
+    "alertmanager": {"image": "hydra-local/alertmanager:0.25.0", "cpuset": "0-1", "mem_limit": "64m",
+                     "cpu_pool": "local", "read_only": True},
+    "blackbox": {"image": "hydra-local/blackbox:0.23.0", "cpuset": "0-1", "mem_limit": "64m", "cpu_pool": "local",
+                 "read_only": True},
+    "uptime-kuma": {"image": "hydra-local/uptime-kuma:1.23.16-double", "cpuset": "0-1", "mem_limit": "128m",
+                    "cpu_pool": "local"},
+    # the real n8n (from npm); its CLI runs beside the server in the same container during a deploy
+    "n8n": {"image": "hydra-local/n8n:1.72.1", "cpuset": "0-1", "mem_limit": "768m", "cpu_pool": "local",
+            "user": "1000:1000"},
 }
 
 #: 100gb scaled to MB.
@@ -49,3 +62,7 @@ litellm_backends = {
     "ollama_gpu1": {"host": "hydra-compute", "port": 11435, "path": "", "api_key_secret": None},
     "ollama_cpu": {"host": "hydra-storage", "port": 11434, "path": "", "api_key_secret": None},
 }
+
+#: Scrape and alert fast enough for a test to see an alert within seconds (production: 15s and 2m).
+prometheus_scrape_interval = "2s"
+monitoring_alert_for = "4s"

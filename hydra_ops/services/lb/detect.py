@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pyinfra.api import Host
 
-from facts.nginx import NginxLiveSummary
-from facts.systemd_units import SystemdUnitState
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, running
+from hydra_ops.facts.nginx import NginxLiveSummary
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.services.lb import lb_options
 from hydra_ops.validation import ValidationError
 

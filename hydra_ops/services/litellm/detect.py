@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pyinfra.api import Host
 
-from facts.litellm import LiteLLMTargets
 from hydra_ops.detectors import CLOSED, OPEN, Finding
+from hydra_ops.facts.litellm import LiteLLMTargets
 from hydra_ops.services.stack.detect import service
 
 

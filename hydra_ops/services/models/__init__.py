@@ -82,6 +82,16 @@ def _key_from_tokens(app: str, which: str) -> str:
 
 
 @deploy("G11 model load")
+def serve() -> None:
+    """The models fetched, TabbyAPI installed and running, the model loaded, in the only order that works (the
+    prestart refuses to start TabbyAPI without its model): deploys/ai.py, and `hydra fix G10` before G11."""
+    from hydra_ops.services.tabbyapi import tabbyapi
+
+    fetch_models()
+    tabbyapi()
+    load_model()
+
+
 def load_model() -> None:
     """Load tabby_model_name through /v1/model/load (admin key from api_tokens.yml) unless it is already loaded."""
     serving, _ = roles(host.data.dict(), host.name)  # whatever serves on tabby_port

@@ -18,6 +18,16 @@ from hydra_ops.validation import ValidationError
 PLATFORMS = ("debian", "nixos", "unraid")
 
 
+def resource_monitor_bundle() -> None:
+    """G6 as `hydra fix` runs it: the exporters on every host (what the workflow and Prometheus read), and on the
+    storage hosts the stack with Prometheus, Alertmanager and n8n's workflow."""
+    deploy_exporters()
+    if "storage" in host.groups:
+        from hydra_ops.services.stack import deploy_stack
+
+        deploy_stack()
+
+
 def deploy_exporters() -> None:
     """The exporters this host gets (a GPU exporter only where GPUs are expected)."""
     from hydra_ops.platform import current

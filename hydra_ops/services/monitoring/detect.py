@@ -57,7 +57,7 @@ def resource_monitor(host: Host) -> Finding:
     two intervals (plus five minutes), succeeded."""
     from datetime import datetime, timedelta
 
-    from facts.n8n import N8nWorkflow
+    from hydra_ops.facts.n8n import N8nWorkflow
     from hydra_ops.services.monitoring import n8n
     from hydra_ops.services.monitoring.resource_monitor import n8n_url, wanted_workflow
     from hydra_ops.services.monitoring.workflow import differences

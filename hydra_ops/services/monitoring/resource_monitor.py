@@ -33,7 +33,7 @@ def resource_monitor(cfg: Storage) -> None:
     from pyinfra import host
     from pyinfra.operations import python, server
 
-    from facts.n8n import N8nWorkflow
+    from hydra_ops.facts.n8n import N8nWorkflow
     from hydra_ops.services.monitoring import n8n
     from hydra_ops.services.secrets import host_secrets
     from hydra_ops.services.stack.state import compose

@@ -12,8 +12,8 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
-from facts.gpus import NvidiaGpus
-from facts.ollama import OllamaModels
+from hydra_ops.facts.gpus import NvidiaGpus
+from hydra_ops.facts.ollama import OllamaModels
 from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.services.ollama import debian, nixos
 from hydra_ops.services.ollama.options import OllamaOptions

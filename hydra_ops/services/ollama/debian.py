@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import apt, files, systemd
 
-from facts.systemd_units import SystemdUnitState
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.operations import release
 from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pyinfra.api import Host
 
-from facts.gpus import NvidiaGpus
-from facts.systemd_units import SystemdUnitState, UnitEnvironment
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, gpu_count, running
+from hydra_ops.facts.gpus import NvidiaGpus
+from hydra_ops.facts.systemd_units import SystemdUnitState, UnitEnvironment
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.settings import load
 from hydra_ops.validation import ValidationError

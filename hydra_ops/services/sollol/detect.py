@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pyinfra.api import Host
 
-from facts.http import HttpJson
-from facts.systemd_units import SystemdUnitState
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, running
+from hydra_ops.facts.http import HttpJson
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.services.ollama.state import canonical
 from hydra_ops.services.sollol import inventory_nodes, sollol
 from hydra_ops.services.sollol.state import UNIT, node_endpoints

@@ -12,7 +12,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, server
 from pyinfra.operations.util import any_changed
 
-from facts.docker import ComposeContainers
+from hydra_ops.facts.docker import ComposeContainers
 from hydra_ops.services.spark.options import SparkOptions
 from hydra_ops.services.spark.state import COMPOSE_FILE, compose, compose_yml, health_urls
 from hydra_ops.services.stack.common import built_images

@@ -10,10 +10,10 @@ from typing import Any
 from pyinfra.api import Host
 from pyinfra.facts.server import Command
 
-from facts.docker import ComposeContainers
-from facts.http import HttpJson
-from facts.systemd_units import SystemdUnitState
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, running
+from hydra_ops.facts.docker import ComposeContainers
+from hydra_ops.facts.http import HttpJson
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.services.spark.options import cluster
 from hydra_ops.services.spark.state import health_urls
 from hydra_ops.services.spark.traefik import UNIT

@@ -22,8 +22,8 @@ def deploy_stack() -> None:
     Unraid nothing is installed and the project on the host is adopted in place (stack/unraid.py).
     """
     # imported here: the services below load this package's options, and facts.resources parses cpusets with them
-    from facts.ports import PortHolders
-    from facts.resources import HostResources
+    from hydra_ops.facts.ports import PortHolders
+    from hydra_ops.facts.resources import HostResources
     from hydra_ops.platform import current
     from hydra_ops.services.agents import agent_files
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway

@@ -38,7 +38,7 @@ def check_ports(doc: Mapping[str, Any], managed: Iterable[str], project: str, ho
                 host: str = "hydra-storage") -> None:
     """Raise one error naming, for each host port a managed service publishes, any other holder (a process or
     a container that is not that service of this project) (holders: facts.ports.PortHolders)."""
-    from facts.ports import holder
+    from hydra_ops.facts.ports import holder
 
     problems = []
     for name in managed:

@@ -17,7 +17,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, server
 from pyinfra.operations.util import any_changed
 
-from facts.docker import ComposeContainers, DockerImages
+from hydra_ops.facts.docker import ComposeContainers, DockerImages
 from hydra_ops.operations import backup
 from hydra_ops.render import render
 from hydra_ops.services.stack.adopt import dropped

@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, server, systemd
 
-from facts.docker import DockerEngine, DockerOwners
+from hydra_ops.facts.docker import DockerEngine, DockerOwners
 from hydra_ops.services.stack import common
 from hydra_ops.validation import ValidationError
 

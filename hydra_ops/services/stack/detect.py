@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pyinfra.api import Host
 
-from facts.docker import ComposeContainers
 from hydra_ops.detectors import UNKNOWN, Finding
+from hydra_ops.facts.docker import ComposeContainers
 from hydra_ops.services.storage import Storage, storage
 from hydra_ops.validation import ValidationError
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pyinfra import host
 from pyinfra.operations import files, server
 
-from facts.docker import DockerEngine
-from facts.platform import FsTypes, SysctlValue
+from hydra_ops.facts.docker import DockerEngine
+from hydra_ops.facts.platform import FsTypes, SysctlValue
 from hydra_ops.validation import ValidationError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from facts.gpus import NvidiaGpus
+from hydra_ops.facts.gpus import NvidiaGpus
 from hydra_ops.operations.service import run_and_restart_on_change
 from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.services.secrets import host_secrets

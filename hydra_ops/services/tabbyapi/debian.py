@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files, systemd
 
-from facts.systemd_units import SystemdUnitState
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.operations.service import gpu_service_user
 from hydra_ops.services.tabbyapi.options import TabbyOptions
 from hydra_ops.services.tabbyapi.state import CANARY_UNIT, unit_file

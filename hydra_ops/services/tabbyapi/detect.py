@@ -8,9 +8,9 @@ import re
 from pyinfra.api import Host
 from pyinfra.facts.server import Command
 
-from facts.gpus import NvidiaGpus
-from facts.systemd_units import SystemdUnitState
 from hydra_ops.detectors import CLOSED, OPEN, UNKNOWN, Finding, gpu_count, running
+from hydra_ops.facts.gpus import NvidiaGpus
+from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.platform import PlatformOptions
 from hydra_ops.services.tabbyapi.options import setting
 from hydra_ops.services.tabbyapi.state import UNIT, prestart_path

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from tests.smoke.conftest import unit_state
+from ..smoke.conftest import unit_state
 
 TIMEOUT = 30
 _SERVED = re.compile(r'^vllm:request_success_total\{[^}]*\}\s+([0-9.e+]+)$', re.M)

@@ -11,7 +11,8 @@ from hydra_ops.services.sollol import inventory_nodes, sollol
 from hydra_ops.services.sollol.options import SollolOptions
 from hydra_ops.services.spark.options import Member, cluster
 from hydra_ops.targets import inventory_path, load_inventory, targets
-from tests.smoke.conftest import cluster_name  # noqa: F401  (the same cluster switch as the Hydra smoke suite)
+
+from ..smoke.conftest import cluster_name  # noqa: F401  (the same cluster switch as the Hydra smoke suite)
 
 
 class Sollol(NamedTuple):

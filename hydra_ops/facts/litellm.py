@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from facts.file_summary import FileSummary
+from hydra_ops.facts.file_summary import FileSummary
 
 
 class LiteLLMTargets(FileSummary):

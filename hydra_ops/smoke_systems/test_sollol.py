@@ -15,7 +15,8 @@ import requests
 
 from hydra_ops.services.ollama.state import canonical
 from hydra_ops.services.sollol.options import ROUTING_MODES
-from tests.smoke.conftest import unit_state
+
+from ..smoke.conftest import unit_state
 
 TIMEOUT = 60
 

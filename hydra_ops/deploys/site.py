@@ -5,5 +5,6 @@ The seeds' two other systems (group sollol: seed 003; group spark: seed 004) run
 
 from pyinfra import local
 
-for _part in ("deploys/compute.py", "deploys/ai.py", "deploys/storage.py", "deploys/sollol.py", "deploys/spark.py"):
+# "./" is pyinfra's "beside this file": the site runs the same from a checkout and from an installed package
+for _part in ("./compute.py", "./ai.py", "./storage.py", "./sollol.py", "./spark.py"):
     local.include(_part)

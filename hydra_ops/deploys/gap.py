@@ -11,6 +11,6 @@ from hydra_ops.registry import gap
 _gap = gap(str(host.data.get("hydra_gap") or ""))
 if not _gap.implemented:
     raise SystemExit(f"{_gap.id} has no bundle yet ({_gap.tracked_in})")
-if _gap.group == "all" or _gap.group in host.groups:
+if _gap.fixes == "all" or _gap.fixes in host.groups:
     preflight(_gap.id)
     _gap.load("bundle")()

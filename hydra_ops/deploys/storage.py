@@ -1,6 +1,6 @@
 """hydra-storage: G3 secret files, then the docker compose stack with G4 Redis, G5 LiteLLM, G7 CrewAI, G8 LangGraph.
 
-Run from the project root: `pyinfra inventory.py deploys/storage.py`.
+Run: `hydra deploy storage` (from a checkout also `pyinfra inventory.py deploys/storage.py`).
 """
 
 from pyinfra import host

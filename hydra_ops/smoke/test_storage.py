@@ -14,7 +14,7 @@ import requests
 import testinfra
 import yaml
 
-from facts.docker import ComposeContainers
+from hydra_ops.facts.docker import ComposeContainers
 from hydra_ops.secrets import SecretStore
 from hydra_ops.services.redis.options import redis_bytes
 from hydra_ops.services.stack.options import docker_bytes

@@ -2,7 +2,7 @@
 storage stack (seed 001 Part 10): Debian packages, a NixOS module, or on Unraid a check that the stack runs its
 node exporter. An unknown platform stops every host before any change.
 
-Run from the project root: `pyinfra inventory.py deploys/monitoring.py`.
+Run: `hydra deploy monitoring` (from a checkout also `pyinfra inventory.py deploys/monitoring.py`).
 """
 
 from pyinfra import host

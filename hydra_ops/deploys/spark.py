@@ -1,6 +1,6 @@
 """Seed 004's spark hosts: the vLLM compose stack on each, Traefik on traefik_host balancing the embeddings.
 
-Run from the project root: `pyinfra inventory.py deploys/spark.py` (the inventory needs a group `spark`).
+Run: `hydra deploy spark` (from a checkout also `pyinfra inventory.py deploys/spark.py`); needs a group `spark`.
 """
 
 from pyinfra import host

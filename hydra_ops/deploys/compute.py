@@ -1,6 +1,6 @@
 """hydra-compute: G1 (one Ollama per GPU) then G2 (nginx least_conn LB on :11400), on Debian or NixOS.
 
-Run from the project root: `pyinfra inventory.py deploys/compute.py` (or .cluster/inventory.py locally).
+Run: `hydra deploy compute` (from a checkout also `pyinfra inventory.py deploys/compute.py`).
 """
 
 from pyinfra import host

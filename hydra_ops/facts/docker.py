@@ -81,6 +81,9 @@ class DockerOwners(FactBase[dict[str, str]]):
     """{"docker": package, "dockerd": package} for the engine's CLI and daemon on PATH, each the dpkg package that
     owns it ("" when no package does); a binary that is absent has no key, so {} means no engine."""
 
+    def default(self) -> dict[str, str]:
+        return {}  # no output at all: neither binary is on PATH (pyinfra hands empty output to default())
+
     def command(self) -> str:
         return ("for b in docker dockerd; do p=$(command -v \"$b\") || continue; "
                 "o=$(dpkg-query -S \"$(readlink -f \"$p\")\" 2>/dev/null || dpkg-query -S \"$p\" 2>/dev/null) "

@@ -1,7 +1,7 @@
 """The SOLLOL cluster (seed 003): each node's Ollama and its placed models, then the SOLLOL gateway on
 sollol_gateway_host. Every host's group data is checked (placement against capacity, routing mode) first.
 
-Run from the project root: `pyinfra inventory.py deploys/sollol.py`.
+Run: `hydra deploy sollol` (from a checkout also `pyinfra inventory.py deploys/sollol.py`).
 """
 
 from pyinfra import host, inventory

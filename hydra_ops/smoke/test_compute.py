@@ -10,9 +10,10 @@ from typing import Any
 
 import requests
 
-from facts.gpus import QUERY, parse_gpu_csv
-from facts.nginx import LIVE_CONFIG, summarize
-from tests.smoke.conftest import unit_state
+from hydra_ops.facts.gpus import QUERY, parse_gpu_csv
+from hydra_ops.facts.nginx import LIVE_CONFIG, summarize
+
+from .conftest import unit_state
 
 TIMEOUT = 30
 

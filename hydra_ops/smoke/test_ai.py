@@ -14,7 +14,8 @@ from hydra_ops.services.models.options import ModelsOptions
 from hydra_ops.services.tabbyapi.options import options as tabby_options
 from hydra_ops.settings import load
 from hydra_ops.targets import Target, targets
-from tests.smoke.conftest import unit_state
+
+from .conftest import unit_state
 
 UNIT = "tabbyapi.service"
 

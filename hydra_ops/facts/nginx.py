@@ -7,7 +7,7 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
-from facts.file_summary import FileSummary
+from hydra_ops.facts.file_summary import FileSummary
 
 #: The configuration nginx.service runs with, includes expanded (`nginx -T`): the file its ExecStart names with
 #: -c (NixOS: a generated file), else nginx's default (Debian: /etc/nginx/nginx.conf and conf.d/).
