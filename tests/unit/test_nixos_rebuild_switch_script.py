@@ -22,8 +22,9 @@ case "$1" in
     n=$(ls "$FAKE_PROFILES" | sed -n 's/^system-\\([0-9]*\\)-link$/\\1/p' | sort -n | tail -1); n=$((n + 1))
     mkdir -p "$FAKE_PROFILES/system-$n-link/bin"; cp "$FAKE_STC" "$FAKE_PROFILES/system-$n-link/bin/"
     ln -sfn "system-$n-link" "$FAKE_PROFILES/system"
-    for u in $FAKE_FAIL_UNITS; do echo "$u failed failed" >> "$FAKE_STATES"; done
-    if [ -n "$FAKE_FAIL_UNITS" ]; then echo "warning: the following units failed: $FAKE_FAIL_UNITS" >&2; exit 1; fi ;;
+    for u in $FAKE_FAIL_UNITS; do echo "$u ${FAKE_FAIL_STATE:-failed failed}" >> "$FAKE_STATES"; done
+    list=$(echo $FAKE_FAIL_UNITS | sed 's/ /, /g')  # switch-to-configuration joins them with ", "
+    if [ -n "$FAKE_FAIL_UNITS" ]; then echo "warning: the following units failed: $list" >&2; exit 1; fi ;;
 esac
 """
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -135,3 +136,23 @@ def test_units_hydra_ops_does_not_manage_are_reported_not_rolled_back(env: dict[
     assert (Path(env["TMP"]) / "etc/nixos" / REPORT).read_text().split() == ["operator-own.service"]
     assert profile(env) == "system-8-link" and module(env) == "new\n"
     assert (Path(env["TMP"]) / "etc/nixos/hydra-ops/.applied").is_file()
+
+
+def test_an_unmanaged_unit_already_waiting_to_restart_is_still_only_reported(env: dict[str, str]) -> None:
+    """The operator's unit (seed 002's TabbyAPI, Restart=on-failure, RestartSec=30) is in auto-restart, not failed,
+    when the script looks: the activation's own list names it, so the switch is judged by hydra-ops' units only."""
+    env["FAKE_FAIL_UNITS"] = "tabbyapi.service other.service"
+    env["FAKE_FAIL_STATE"] = "activating auto-restart"
+    result = run_script(env)
+    assert result.returncode == 0, result.stderr
+    assert "(not rolled back): tabbyapi.service other.service" in result.stderr
+    assert profile(env) == "system-8-link" and module(env) == "new\n"
+
+
+def test_a_managed_unit_named_by_the_activation_rolls_back_even_if_it_recovered(env: dict[str, str]) -> None:
+    env["FAKE_FAIL_UNITS"] = "ollama@11434.service"
+    env["FAKE_FAIL_STATE"] = "active running"  # restarted and running by the time the script looks
+    result = run_script(env)
+    assert result.returncode == 1
+    assert "failed managed units: ollama@11434.service" in result.stderr
+    assert profile(env) == "system-5-link" and module(env) == "old\n"
