@@ -170,7 +170,7 @@ class TestUptimeKuma:
                 monitors = {m["name"]: m["id"] for m in api.get_monitors()
                             if kuma.MARK in str(m.get("description") or "")}
                 assert len(monitors) >= 10, f"{target.name}: only {len(monitors)} monitors"
-                down = [n for n, i in monitors.items() if int(api.get_monitor_status(i)) != 1]
+                down = [n for n, i in monitors.items() if kuma.last_status(api, i) != 1]
             finally:
                 api.disconnect()
             assert down == [], f"{target.name}: not up: {down}"

@@ -44,11 +44,10 @@ def monitors(cluster: Cluster) -> dict[str, dict[str, Any]]:
 
 
 def status(api: Any, name: str) -> int | None:
-    """A monitor's last heartbeat, from the heartbeats the logged-in client keeps receiving (one login per test:
-    Uptime Kuma refuses more than a few logins a minute)."""
+    """A monitor's last heartbeat, asked of the logged-in server (one login per test: Uptime Kuma refuses more than
+    a few logins a minute)."""
     monitor = next(m for m in api.get_monitors() if m["name"] == name)
-    beats = api.get_heartbeats().get(monitor["id"]) or []
-    return beats[-1]["status"] if beats else None
+    return kuma.last_status(api, monitor["id"])
 
 
 @pytest.fixture(scope="module")

@@ -271,3 +271,21 @@ def test_min_interval_flag_lowers_the_interval_the_server_accepts(tmp_path: Path
             wait_for(lambda: len(api.get_monitor_beats(added["monitorID"], 1)) >= 3, 5, "three 1 s beats")
     finally:
         fast.stop()
+
+
+def test_last_status_asks_the_server_not_the_pushed_lists_a_login_race_corrupts(api: UptimeKumaApi,
+                                                                                target: Target) -> None:
+    """A live heartbeat that reaches uptime-kuma-api before the login's heartbeatList (overwrite false, as the real
+    server sends it) makes the client nest the list in its own; get_monitor_status then fails. Replayed here in
+    the order the server can deliver them; hydra-ops' kuma.last_status does not depend on it."""
+    from hydra_ops.services.monitoring import kuma
+
+    web = api.add_monitor(type=MonitorType.HTTP, name="web", url=f"http://127.0.0.1:{target.port}/",
+                          interval=20, maxretries=0)["monitorID"]
+    wait_for(lambda: kuma.last_status(api, web) == MonitorStatus.UP, 5, "monitor UP")
+    beats = api.get_monitor_beats(web, 1)
+    api._event_heartbeat(dict(beats[-1], monitorID=web))
+    api._event_heartbeat_list(str(web), beats, False)
+    with pytest.raises(TypeError):
+        api.get_monitor_status(web)
+    assert kuma.last_status(api, web) == MonitorStatus.UP

@@ -150,3 +150,11 @@ def apply(api: Any, changes: Mapping[str, list], want: Mapping[str, Mapping[str,
 
 def summary(changes: Mapping[str, list]) -> str:
     return ", ".join(f"{k} {len(v)}" for k, v in changes.items() if v) or "nothing"
+
+
+def last_status(api: Any, monitor_id: int, hours: int = 1) -> int | None:
+    """A monitor's latest heartbeat status (1 up) from the last `hours`, asked of the server (getMonitorBeats), or
+    None without a beat. Not from the pushed heartbeat lists: uptime-kuma-api 1.2 nests the login's heartbeatList
+    inside the list when a live heartbeat arrived first, a race the real server has as well."""
+    beats = api.get_monitor_beats(monitor_id, hours)
+    return int(max(beats, key=lambda b: b["id"])["status"]) if beats else None
