@@ -33,6 +33,15 @@ class DeployResult:
         """Succeeded, ran operations, and none of them changed anything (what an idempotent re-run must be)."""
         return self.ok and self.ran > 0 and not self.changed
 
+    def errors(self, context: int = 8, limit: int = 80) -> str:
+        """What pyinfra said about each failure: every output line naming an error, with the lines before it (the
+        tail of the output when no line does). For assertion messages: a failed run's last lines are mostly the
+        operations skipped after the failure."""
+        lines = (self.stderr + self.stdout).splitlines()
+        picked = sorted({n for i, line in enumerate(lines) if "rror" in line or "failed" in line.lower()
+                         for n in range(max(0, i - context), i + 1)})
+        return "\n".join(lines[n] for n in picked[-limit:]) or "\n".join(lines[-30:])
+
 
 def run_deploy(inventory: Path | str, deploy: str, *, limit: str | None = None,
                group_data: Sequence[Path] = (), data: Sequence[str] = (), extra: Sequence[str] = (),

@@ -66,7 +66,7 @@ def snapshot(cluster: Cluster, host: str = COMPUTE) -> str:
 def converged(deploy: Callable[..., DeployResult], target: str) -> DeployResult:
     """Run a deploy that must succeed (module fixtures build their state with it)."""
     result = deploy(target=target)
-    assert result.ok, result.stderr[-3000:]
+    assert result.ok, result.errors()
     return result
 
 

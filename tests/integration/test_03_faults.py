@@ -87,7 +87,7 @@ def test_n_instances_follow_group_data(first_deploy: DeployResult, compute_befor
     three = 'ollama_instances = [{"gpu": 0, "port": 11434}, {"gpu": 1, "port": 11435}, {"gpu": 2, "port": 11436}]'
     try:
         result = deploy(three, tmp_path)
-        assert result.ok, result.stderr[-3000:]
+        assert result.ok, result.errors()
         assert requests.get(f"http://{ADDR}:11436/api/version", timeout=10).headers["X-Ollama-Visible-Devices"] == "2"
         body = {"model": "qwen2.5:7b", "prompt": "x", "stream": False, "options": {"num_predict": 1}}
         with ThreadPoolExecutor(12) as pool:
@@ -98,7 +98,7 @@ def test_n_instances_follow_group_data(first_deploy: DeployResult, compute_befor
     finally:
         compute_before.ssh(COMPUTE, f"cat > {spec}", input=original)
         back = deploy()  # also restores two instances when an assertion above failed
-    assert back.ok, back.stderr[-3000:]
+    assert back.ok, back.errors()
     assert any("retire instance on port 11436" in name for name in back.changed)
     state = compute_before.ssh(COMPUTE, "systemctl is-active ollama@11436; systemctl is-enabled ollama@11436; "
                                         "test -e /etc/ollama/11436.env && echo present || echo absent",

@@ -20,7 +20,7 @@ SHARD = "output-00001-of-00002.safetensors"
 @pytest.fixture(scope="module")
 def model_entry(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> dict:
     result = deploy(target="deploys/ai.py")
-    assert result.ok, result.stderr[-3000:]
+    assert result.ok, result.errors()
     files = {}
     mirror = local_cluster.dir / "artifacts/hf" / FAKE_MODEL["repo"] / "resolve" / FAKE_MODEL["revision"]
     for path in sorted(mirror.iterdir()):
@@ -66,7 +66,7 @@ def test_an_interrupted_download_resumes(model_entry: dict, local_cluster: Clust
     seen = log.stat().st_size
     try:
         result = deploy(override(model_entry, "Resume-Model"), tmp_path, target="deploys/ai.py", group="ai")
-        assert result.ok, result.stderr[-3000:]
+        assert result.ok, result.errors()
         with log.open() as fh:
             fh.seek(seen)
             requests = fh.read()

@@ -18,7 +18,7 @@ AI = "hydra-ai"
 @pytest.fixture(scope="module")
 def ai_hosts(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> list[Target]:
     result = deploy(target="deploys/ai.py")
-    assert result.ok, result.stderr[-3000:]
+    assert result.ok, result.errors()
     return [t for t in targets("local") if "ai" in t.groups]
 
 

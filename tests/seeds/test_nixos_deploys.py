@@ -67,7 +67,7 @@ def test_converge_uses_modules_and_rebuild_never_apt(converged: DeployResult, be
 
 def test_second_run_changes_nothing(converged: DeployResult, deploy: Callable[..., DeployResult]) -> None:
     again = deploy(target="deploys/site.py")
-    assert again.ok, again.stderr[-3000:]
+    assert again.ok, again.errors()
     assert again.no_op and again.ran > 20, (again.ran, again.changed)
 
 

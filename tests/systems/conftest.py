@@ -41,7 +41,7 @@ def first_runs(deploy: Callable[..., DeployResult], spark_packages_before: dict[
     packages were recorded."""
     runs = {target: deploy(target=f"deploys/{target}.py") for target in ("sollol", "spark")}
     for target, result in runs.items():
-        assert result.ok, f"{target}: {result.stderr[-3000:]}"
+        assert result.ok, f"{target}: failed {result.failed}\n{result.errors()}"
     return runs
 
 
