@@ -6,9 +6,10 @@ from __future__ import annotations
 import shlex
 from io import StringIO
 
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from hydra_ops.operations import nginx
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.render import render
 from hydra_ops.services.lb.options import LbOptions
 from hydra_ops.services.lb.state import serving
@@ -20,7 +21,7 @@ DEFAULT_SITE = "/etc/nginx/sites-enabled/default"
 def apply(lb: LbOptions, config: str, drains: dict[str, str]) -> None:
     """nginx running with the checked site and each instance's server-line include (drains: path -> line);
     nginx keeps serving the old site if the check fails."""
-    apt.packages(name="G2: nginx", packages=["nginx"], update=True, cache_time=3600)
+    debian_packages(name="G2: nginx", packages=["nginx"])
     files.directory(name="G2: nginx.service drop-in directory", path=DROPIN.rsplit("/", 1)[0], mode="755")
     dropin = files.put(name="G2: nginx.service hardening drop-in", src=StringIO(render("nginx-hardening.conf.j2")),
                        dest=DROPIN, mode="644")

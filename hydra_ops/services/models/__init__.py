@@ -12,8 +12,9 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import files, server
 
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.render import render
 from hydra_ops.services.models.options import ModelsOptions
@@ -54,8 +55,7 @@ def fetch(models: ModelsOptions, model_dir: str, lib_dir: str) -> None:
     """The fetch script, the model directory, then one resumable, checked fetch per incomplete model."""
     script = f"{lib_dir}/{FETCH_SCRIPT}"
     if current() != "nixos":  # NixOS ships curl in its base system
-        apt.packages(name="G11: curl for resumable downloads", packages=["curl", "ca-certificates"], update=True,
-                     cache_time=3600)
+        debian_packages(name="G11: curl for resumable downloads", packages=["curl", "ca-certificates"])
     files.directory(name="G11: hydra-ops script directory", path=lib_dir, mode="755")
     files.put(name="G11: model fetch script", src=StringIO(render(f"{FETCH_SCRIPT}.j2")), dest=script, mode="755")
     files.directory(name="G11: model directory", path=model_dir, mode="755")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.operations.service import GPU_GROUPS, run_and_restart_on_change
 from hydra_ops.render import render
 
@@ -19,9 +20,9 @@ NODE_DEFAULTS = "/etc/default/prometheus-node-exporter"
 @deploy("Monitoring: exporters")
 def exporters(node_port: int, gpu_port: int | None, lib_dir: str) -> None:
     """node exporter on node_port; the GPU exporter on gpu_port when the host has GPUs (None: it has none)."""
-    apt.packages(name="Monitoring: node exporter (Debian package), curl for the readiness checks",
-                 packages=["prometheus-node-exporter", "curl"],
-                 no_recommends=True, update=True, cache_time=3600)
+    debian_packages(name="Monitoring: node exporter (Debian package), curl for the readiness checks",
+                    packages=["prometheus-node-exporter", "curl"],
+                    no_recommends=True)
     args = files.put(name="Monitoring: node exporter listens on its port",
                      src=StringIO(f'# Managed by hydra-ops\nARGS="--web.listen-address=:{int(node_port)}"\n'),
                      dest=NODE_DEFAULTS, mode="644")

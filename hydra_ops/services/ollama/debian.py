@@ -8,10 +8,11 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.facts.files import FindFiles
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 
 from hydra_ops.facts.systemd_units import SystemdUnitState
 from hydra_ops.operations import release
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.operations.service import gpu_service_user, run_and_restart_on_change
 from hydra_ops.render import render
 from hydra_ops.services.ollama.options import OllamaOptions
@@ -31,8 +32,8 @@ def apply(o: OllamaOptions, drain_dir: str) -> None:
         systemd.service(name=f"G1: stop and disable the single {o.ollama_legacy_unit}",
                         service=o.ollama_legacy_unit, running=False, enabled=False)
 
-    apt.packages(name="G1: curl and CA certificates for the release download",
-                 packages=["curl", "ca-certificates"], update=True, cache_time=3600)
+    debian_packages(name="G1: curl and CA certificates for the release download",
+                    packages=["curl", "ca-certificates"])
     gpu_service_user("G1", o.ollama_user)
     files.directory(name="G1: install root", path=o.ollama_install_root, mode="755")
     installed = release.tarball(name=f"G1: Ollama {o.ollama_version} (sha256 checked)",

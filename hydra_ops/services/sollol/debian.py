@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.operations.service import run_and_restart_on_change
 from hydra_ops.operations.venv import pinned_venv
 from hydra_ops.services.sollol.options import SollolOptions
@@ -19,8 +20,7 @@ STATE_DIR = "/var/lib/sollol"
 
 def gateway(o: SollolOptions, nodes: dict[str, tuple[str, int]]) -> None:
     """Install and run the gateway in front of `nodes` (name -> (address, Ollama port))."""
-    apt.packages(name=f"{LABEL}: python3-venv and curl", packages=["python3-venv", "curl", "ca-certificates"],
-                 update=True, cache_time=3600)
+    debian_packages(name=f"{LABEL}: python3-venv and curl", packages=["python3-venv", "curl", "ca-certificates"])
     server.group(name=f"{LABEL}: group {o.sollol_user}", group=o.sollol_user, system=True)
     server.user(name=f"{LABEL}: service user {o.sollol_user}", user=o.sollol_user, group=o.sollol_user,
                 system=True, shell="/usr/sbin/nologin", create_home=False, home=STATE_DIR)

@@ -14,9 +14,10 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import Sha256File
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.operations.service import run_and_restart_on_change
 from hydra_ops.operations.venv import pinned_venv
 from hydra_ops.render import render
@@ -51,7 +52,7 @@ def _differs(path: str, content: str) -> bool:
 def apply(o: SparkOptions, address: str, backends: Sequence[tuple[str, int]]) -> None:
     """Traefik on address:traefik_port in front of backends ((address, port) of every spark host, in order)."""
     root, q = o.traefik_install_root, shlex.quote
-    apt.packages(name="Traefik: python3 venv support", packages=["python3-venv"], update=True, cache_time=3600)
+    debian_packages(name="Traefik: python3 venv support", packages=["python3-venv"])
     server.group(name=f"Traefik: group {o.traefik_user}", group=o.traefik_user, system=True)
     server.user(name=f"Traefik: service user {o.traefik_user}", user=o.traefik_user, group=o.traefik_user,
                 system=True, shell="/usr/sbin/nologin", home=root, create_home=False, ensure_home=False)

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import server, systemd
 
 from hydra_ops.facts.docker import DockerEngine, DockerOwners
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.services.stack import common
 from hydra_ops.validation import ValidationError
 
@@ -68,8 +69,8 @@ def engine(gap: str, packages: Sequence[str], setting: str = "docker_packages",
     if plan.problems:
         raise ValidationError(host.name, plan.problems)
     if plan.install:
-        apt.packages(name=f"{gap}: docker engine and compose ({', '.join(packages)})",
-                     packages=list(packages), update=True, cache_time=3600)
+        debian_packages(name=f"{gap}: docker engine and compose ({', '.join(packages)})",
+                        packages=list(packages))
         if compose and compose_problem(compose, version):
             compose_check(gap, compose, setting)
     systemd.service(name=f"{gap}: docker.service running and enabled", service="docker.service", running=True,

@@ -7,9 +7,10 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 
 from hydra_ops.facts.systemd_units import SystemdUnitState
+from hydra_ops.operations.packages import debian_packages
 from hydra_ops.operations.service import gpu_service_user
 from hydra_ops.services.tabbyapi.options import TabbyOptions
 from hydra_ops.services.tabbyapi.state import CANARY_UNIT, unit_file
@@ -17,9 +18,8 @@ from hydra_ops.services.tabbyapi.state import CANARY_UNIT, unit_file
 
 def base(user: str) -> None:
     """What the install needs first: python3-venv, curl, procps, iproute2 and the GPU service user."""
-    apt.packages(name="G10: python3-venv, curl, procps, iproute2",
-                 packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"], update=True,
-                 cache_time=3600)
+    debian_packages(name="G10: python3-venv, curl, procps, iproute2",
+                    packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"])
     gpu_service_user("G10", user)
 
 
