@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 import jinja2
@@ -19,6 +20,13 @@ _env = jinja2.Environment(
 )
 
 
+def _shell_words(value: Any) -> str:
+    """A value as shell words, each quoted: a list gives one word per item, anything else one word."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return " ".join(shlex.quote(str(item)) for item in items)
+
+
+_env.filters["sh"] = _shell_words
 _env.filters["regex_escape"] = lambda text: re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", str(text))
 
 

@@ -35,14 +35,42 @@ def pattern(regex: str, what: str, longest: int = 255) -> Callable[[str], str]:
 
 
 def _address(value: str) -> str:
+    # Python accepts an IPv6 zone id ("fe80::1%eth0") holding any character but "%", newlines included
     try:
         ipaddress.ip_address(value)
     except ValueError:
         raise ValueError("is not an IP address") from None
+    if "%" in value:
+        raise ValueError("is not an IP address without a zone id (%...)")
     return value
 
 
 _address.what = "an IP address"  # type: ignore[attr-defined]
+
+
+def _publish_address(value: str) -> str:
+    if ipaddress.ip_address(_address(value)).is_unspecified:
+        raise ValueError("is every interface; publish on one address (the host's LAN address)")
+    return value
+
+
+_publish_address.what = "an IP address, not 0.0.0.0 or ::"  # type: ignore[attr-defined]
+
+#: Accounts a service must never run as: root and the accounts Debian (base-passwd, systemd) and NixOS create for
+#: the system itself. A deploy gives its service user a nologin shell and the GPU groups.
+SYSTEM_ACCOUNTS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "nogroup", "_apt", "sshd", "messagebus", "dbus", "polkitd", "nixbld",
+    "nscd", "avahi", "docker", "render", "video", "wheel", "sudo", "adm", "users", "disk", "shadow", "staff"})
+
+
+def _service_user(value: str) -> str:
+    if value in SYSTEM_ACCOUNTS or value.startswith(("systemd-", "nixbld")):
+        raise ValueError("is an account of the system; a service runs as a user of its own")
+    return value
+
+
+_service_user.what = "a user name of its own (never root or a system account)"  # type: ignore[attr-defined]
 
 
 def _path(value: str) -> str:
@@ -59,9 +87,13 @@ Address = Annotated[str, AfterValidator(_address)]
 Url = Annotated[str, AfterValidator(pattern(r"^https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$",
                                              "an http(s) URL (no spaces or quotes)", longest=2048))]
 Sha256 = Annotated[str, AfterValidator(pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)"))]
-Duration = Annotated[str, AfterValidator(pattern(r"^\d+(ms|s|m|h|d)?$", "a time like 600s"))]
+Duration = Annotated[str, AfterValidator(pattern(r"^[0-9]+(ms|s|m|h|d)?$", "a time like 600s"))]
 Label = Annotated[str, AfterValidator(pattern(r"^[0-9A-Za-z._-]+$", "a label (letters, digits, . _ -)"))]
 UserName = Annotated[str, AfterValidator(pattern(r"^[a-z_][a-z0-9_-]{0,31}$", "a user name"))]
+#: The dedicated account a service runs as (created by the deploy, refused when it is a login account).
+ServiceUser = Annotated[UserName, AfterValidator(_service_user)]
+#: An address ports are published on: one interface, never all of them.
+PublishAddress = Annotated[str, AfterValidator(_publish_address)]
 NixAttr = Annotated[str, AfterValidator(pattern(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$",
                                                  "a nixpkgs attribute path like ollama-cuda"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -82,6 +114,24 @@ def _environment(env: dict[str, str]) -> dict[str, str]:
 _environment.what = "environment variables (NAME: value, no quotes or spaces)"  # type: ignore[attr-defined]
 #: Environment variables for a unit's EnvironmentFile (or a Nix attrset): names and values that need no quoting.
 Environment = Annotated[dict[str, str], AfterValidator(_environment)]
+
+#: Variables that decide what a process loads or runs before its own code; group data never sets them.
+LOADER_PREFIXES = ("LD_", "DYLD_", "MALLOC_")
+LOADER_VARIABLES = frozenset({"PATH", "GCONV_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "NODE_OPTIONS",
+                              "BASH_ENV", "ENV", "SHELLOPTS", "IFS"})
+
+
+def extra_environment(*owned: str) -> Any:
+    """The type of a service's *_extra_env: an Environment without loader variables and without the variables
+    hydra-ops sets itself (`owned`: bind address, GPU pinning, ...), which an extra value would override."""
+    def check(env: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in env if k in owned or k in LOADER_VARIABLES or k.startswith(LOADER_PREFIXES))
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: set by hydra-ops itself or a loader variable; not an extra")
+        return env
+
+    check.what = "extra variables (not the ones hydra-ops sets, no loader variables)"  # type: ignore[attr-defined]
+    return Annotated[dict[str, str], AfterValidator(_environment), AfterValidator(check)]
 
 
 class Options(BaseModel):

@@ -8,13 +8,26 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
+from hydra_ops.facts.accounts import Account, login_account
 from hydra_ops.facts.systemd_units import SystemdUnitState
+from hydra_ops.validation import ValidationError
 
 GPU_GROUPS = ("video", "render")  # the units' SupplementaryGroups; minimal hosts may lack them
 
 
-def gpu_service_user(gap: str, user: str) -> None:
-    """A nologin system user and group for a service, plus the GPU device groups its unit joins."""
+def refuse_login_account(setting: str, user: str) -> None:
+    """Stop before any change when `user` is root or a login account on this host: making it a service user would
+    set its shell to nologin (the operator could no longer log in as it) and give the service its files."""
+    account = host.get_fact(Account, user=user)
+    if login_account(account):
+        raise ValidationError(host.name, [f"{setting}: {user!r} is a login account here (uid {account['uid']}, "
+                                          f"shell {account['shell']}); a service runs as a user of its own"])
+
+
+def gpu_service_user(gap: str, user: str, setting: str) -> None:
+    """A nologin system user and group for a service, plus the GPU device groups its unit joins (`setting` names
+    the option the user comes from, for the refusal of a login account)."""
+    refuse_login_account(setting, user)
     for gpu_group in GPU_GROUPS:
         server.group(name=f"{gap}: GPU device group {gpu_group}", group=gpu_group, system=True)
     server.group(name=f"{gap}: group {user}", group=user, system=True)

@@ -47,3 +47,22 @@ def test_bad_group_data_is_refused_and_touches_no_host(
     assert message in output and "nothing was changed" in output
     assert result.changed == []
     assert {h.name: snapshot(compute_before, h.name) for h in compute_before.spec.hosts} == before
+
+
+def test_a_login_account_is_never_made_a_service_user(
+    compute_before: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+) -> None:
+    """ollama_user naming someone's login: refused on the host's own passwd entry, before any change (the deploy
+    would have set its shell to nologin and locked its owner out)."""
+    compute_before.ssh(COMPUTE, "useradd --create-home --shell /bin/bash operator1")
+    try:
+        before = {h.name: snapshot(compute_before, h.name) for h in compute_before.spec.hosts}
+        result = deploy('ollama_user = "operator1"', tmp_path)
+        output = result.stdout + result.stderr
+        assert not result.ok
+        assert "ollama_user: 'operator1' is a login account here" in output and "nothing was changed" in output
+        assert result.changed == []
+        assert {h.name: snapshot(compute_before, h.name) for h in compute_before.spec.hosts} == before
+        assert compute_before.ssh(COMPUTE, "getent passwd operator1").stdout.strip().endswith(":/bin/bash")
+    finally:
+        compute_before.ssh(COMPUTE, "userdel --remove operator1")

@@ -8,11 +8,29 @@ from pydantic import AfterValidator, Field
 
 from hydra_ops.settings import AbsPath, Address, Duration, Options, Port
 
+#: What an extra line in the LB's location may tune: buffering, timeouts and headers of the proxied request and
+#: its response. Routing, rewriting, access rules, includes and log files stay hydra-ops' own: each of them could
+#: serve a path the allow-list refuses (`rewrite ^ /api/pull break;`) or write where nginx's master (root) may.
+EXTRA_DIRECTIVES = frozenset({
+    "add_header", "chunked_transfer_encoding", "client_body_buffer_size", "client_body_timeout", "keepalive_requests",
+    "limit_rate", "limit_rate_after", "proxy_buffer_size", "proxy_buffering", "proxy_buffers",
+    "proxy_busy_buffers_size", "proxy_hide_header", "proxy_ignore_headers", "proxy_request_buffering",
+    "proxy_set_header", "send_timeout", "tcp_nodelay"})
+
 
 def _directive(text: str) -> str:
-    if any(ch in text for ch in "{}\n") or not (text.isascii() and text.isprintable()):
-        raise ValueError("is not a single directive (a string without braces or newlines)")
+    body = text.removesuffix(";").strip()
+    if (not text.endswith(";") or any(ch in body for ch in "{}#;\\'\"") or not body
+            or not (text.isascii() and text.isprintable()) or len(text) > 1024):
+        raise ValueError("is not a single directive (one statement ending in ';': no braces, quotes, comments or "
+                         "newlines)")
+    if body.split()[0] not in EXTRA_DIRECTIVES:
+        raise ValueError(f"uses {body.split()[0]!r}; an extra line may only use "
+                         f"{', '.join(sorted(EXTRA_DIRECTIVES))}")
     return text
+
+
+_directive.what = "one tuning directive (buffers, timeouts, headers)"  # type: ignore[attr-defined]
 
 
 class LbOptions(Options):
@@ -41,7 +59,7 @@ class LbOptions(Options):
     lb_proxy_read_timeout: Duration = Field("600s", description="Must cover queueing + model load + first token.")
     lb_proxy_send_timeout: Duration = Field("600s", description="Send timeout for large prompts.")
     lb_next_upstream_tries: int = Field(2, ge=0, le=100, description="Upstreams tried per request (failover).")
-    lb_client_max_body_size: Annotated[str, Field(pattern=r"^\d+[kKmMgG]?$")] = Field(
+    lb_client_max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]?$")] = Field(
         "64m", description="Largest request body (prompts, images).")
     lb_upstream_host_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]+$")] = Field(
         "127.0.0.1", description="Host header sent upstream; loopback-bound Ollama refuses foreign names (403).")
@@ -54,4 +72,5 @@ class LbOptions(Options):
     lb_debug_headers: bool = Field(False, description="Send X-Hydra-Upstream (the instance that served) to "
                                                       "clients; internal addresses, so off unless asked.")
     lb_extra_directives: list[Annotated[str, AfterValidator(_directive)]] = Field(
-        default_factory=list, description="Raw nginx directives appended inside the LB's location block.")
+        default_factory=list, description="Tuning directives appended inside the LB's location block "
+                         "(one statement each, from EXTRA_DIRECTIVES).")

@@ -14,7 +14,7 @@ from hydra_ops.validation import ValidationError
 
 COOKIE = "n8n-auth"
 #: n8n's own rule for account passwords (8-64 characters, a digit and an upper-case letter)
-PASSWORD = re.compile(r"(?=.*\d)(?=.*[A-Z]).{8,64}", re.S)
+PASSWORD = re.compile(r"(?=.*[0-9])(?=.*[A-Z]).{8,64}", re.S)
 
 
 class NotRunning(Exception):

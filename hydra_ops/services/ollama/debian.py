@@ -34,7 +34,7 @@ def apply(o: OllamaOptions, drain_dir: str) -> None:
 
     debian_packages(name="G1: curl and CA certificates for the release download",
                     packages=["curl", "ca-certificates"])
-    gpu_service_user("G1", o.ollama_user)
+    gpu_service_user("G1", o.ollama_user, "ollama_user")
     files.directory(name="G1: install root", path=o.ollama_install_root, mode="755")
     installed = release.tarball(name=f"G1: Ollama {o.ollama_version} (sha256 checked)",
                                 url=o.ollama_release_url, sha256=o.ollama_release_sha256, dest=install_dir(o))

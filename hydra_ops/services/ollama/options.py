@@ -7,15 +7,34 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hydra_ops.settings import AbsPath, Address, Environment, Label, NixAttr, Options, Port, Sha256, Url, UserName
+from hydra_ops.settings import (
+    AbsPath,
+    Address,
+    Label,
+    NixAttr,
+    Options,
+    Port,
+    ServiceUser,
+    Sha256,
+    Url,
+    extra_environment,
+)
 
 _MODEL = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 
 
 def _model(name: str) -> str:
-    if not _MODEL.fullmatch(name):
+    if len(name) > 200 or not _MODEL.fullmatch(name):
         raise ValueError("is not a model name like qwen2.5:7b")
     return name
+
+
+#: What each instance's environment file sets (templates/ollama-instance.env.j2), plus the other ways to choose a
+#: GPU: an extra variable must not move an instance off its loopback address, its GPU or its store.
+OllamaExtraEnv = extra_environment(
+    "CUDA_DEVICE_ORDER", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "HIP_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES", "OLLAMA_HOST", "OLLAMA_MODELS", "OLLAMA_NOPRUNE", "OLLAMA_FLASH_ATTENTION",
+    "OLLAMA_KEEP_ALIVE", "OLLAMA_NUM_PARALLEL", "OLLAMA_MAX_LOADED_MODELS", "HOME")
 
 
 class Instance(BaseModel):
@@ -47,7 +66,7 @@ class OllamaOptions(Options):
     ollama_nix_package: NixAttr = Field(
         "ollama-cuda",
         description="NixOS: nixpkgs attribute the instances run (the audit's services.ollama used CUDA).")
-    ollama_user: UserName = Field("ollama", description="Dedicated system user and group of the instances; never root.")
+    ollama_user: ServiceUser = Field("ollama", description="Dedicated system user and group of the instances.")
     ollama_models_dir: AbsPath = Field("/var/lib/ollama/models",
                                        description="Model store shared by all instances (OLLAMA_MODELS).")
     ollama_instances: list[Instance] = Field(
@@ -63,7 +82,7 @@ class OllamaOptions(Options):
     ollama_open_firewall: bool = Field(True, description="NixOS: open the instance ports in networking.firewall "
                                                           "(seed 000 §6.1).")
     ollama_flash_attention: bool = Field(True, description="OLLAMA_FLASH_ATTENTION (seed 000 §2.2: enabled).")
-    ollama_keep_alive: Annotated[str, Field(pattern=r"^-?\d+(ms|s|m|h)?$")] = Field(
+    ollama_keep_alive: Annotated[str, Field(pattern=r"^-?[0-9]+(ms|s|m|h)?$")] = Field(
         "30m", description="OLLAMA_KEEP_ALIVE: how long a model stays loaded after its last request.")
     ollama_num_parallel: int = Field(4, ge=1, le=256, description="OLLAMA_NUM_PARALLEL: requests served at once "
                                                                   "per model and instance.")
@@ -72,7 +91,7 @@ class OllamaOptions(Options):
     ollama_models: list[Annotated[str, AfterValidator(_model)]] = Field(
         default_factory=lambda: ["qwen2.5:7b", "llama3.2:latest", "qwen2.5-coder:7b", "nomic-embed-text:latest"],
         description="Models pulled once into the shared store (seed 001 Part 5: the fast tier).")
-    ollama_extra_env: Environment = Field(default_factory=dict,
+    ollama_extra_env: OllamaExtraEnv = Field(default_factory=dict,
                                              description="Extra environment for every instance, e.g. OLLAMA_DEBUG.")
     ollama_ready_timeout: int = Field(120, ge=1, le=3600, description="Seconds a (re)started instance may take to "
                                                                       "answer before the deploy fails.")

@@ -13,7 +13,7 @@ from hydra_ops.services.stack.options import StackOptions, checked, docker_bytes
 from hydra_ops.settings import Options, Port
 from hydra_ops.validation import ValidationError
 
-_REDIS_SIZE = re.compile(r"(\d{1,15})(k|kb|m|mb|g|gb)?", re.I)
+_REDIS_SIZE = re.compile(r"([0-9]{1,15})(k|kb|m|mb|g|gb)?", re.I)
 _SECRET_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]{16,}")  # fits a quoted redis.conf string and a shell word
 
 
@@ -46,7 +46,7 @@ class RedisOptions(Options):
     redis_appendonly: bool = Field(True, description="AOF persistence, so a restart keeps the cache warm.")
     redis_appendfsync: Literal["always", "everysec", "no"] = Field(
         "everysec", description="AOF fsync policy (at most a second lost; always costs throughput).")
-    redis_uid: Annotated[str, Field(pattern=r"^\d{1,10}:\d{1,10}$")] = Field(
+    redis_uid: Annotated[str, Field(pattern=r"^[0-9]{1,10}:[0-9]{1,10}$")] = Field(
         "999:999", description="The uid:gid Redis runs as in its image (the official redis user); owns the password "
                                "include.")
 

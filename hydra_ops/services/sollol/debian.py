@@ -9,7 +9,7 @@ from pyinfra.operations import files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.operations.packages import debian_packages
-from hydra_ops.operations.service import run_and_restart_on_change
+from hydra_ops.operations.service import refuse_login_account, run_and_restart_on_change
 from hydra_ops.operations.venv import pinned_venv
 from hydra_ops.services.sollol.options import SollolOptions
 from hydra_ops.services.sollol.state import LAUNCHER, UNIT, app_env, gateway_config, gateway_env, unit_file
@@ -21,6 +21,7 @@ STATE_DIR = "/var/lib/sollol"
 def gateway(o: SollolOptions, nodes: dict[str, tuple[str, int]]) -> None:
     """Install and run the gateway in front of `nodes` (name -> (address, Ollama port))."""
     debian_packages(name=f"{LABEL}: python3-venv and curl", packages=["python3-venv", "curl", "ca-certificates"])
+    refuse_login_account("sollol_user", o.sollol_user)
     server.group(name=f"{LABEL}: group {o.sollol_user}", group=o.sollol_user, system=True)
     server.user(name=f"{LABEL}: service user {o.sollol_user}", user=o.sollol_user, group=o.sollol_user,
                 system=True, shell="/usr/sbin/nologin", create_home=False, home=STATE_DIR)

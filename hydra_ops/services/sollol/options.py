@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from hydra_ops.services.ollama.options import _model
 from hydra_ops.services.tabbyapi.options import PipArg, PipSpec
-from hydra_ops.settings import AbsPath, Environment, Options, Port, UserName
+from hydra_ops.settings import AbsPath, Environment, Options, Port, ServiceUser
 
 #: the routing modes SOLLOL 0.9.66 names (sollol/routing_modes.py RoutingMode); anything else is refused
 ROUTING_MODES = ("fast", "reliable", "async")
@@ -90,7 +90,7 @@ class SollolOptions(Options):
     sollol_install_root: AbsPath = Field("/opt/sollol", description="Venv and launcher of the gateway.")
     sollol_config_dir: AbsPath = Field("/etc/sollol", description="Gateway settings and the application's "
                                                                   "environment file.")
-    sollol_user: UserName = Field("sollol", description="System user the gateway runs as; never root.")
+    sollol_user: ServiceUser = Field("sollol", description="System user the gateway runs as.")
     sollol_gateway_host: Annotated[str, AfterValidator(_host)] = Field(
         "sollol-1", description="Inventory host (of group sollol) that runs the gateway.")
     sollol_port: Port = Field(8090, description="Gateway port (SOLLOL_PORT). Seed 003 names none, and SOLLOL's "

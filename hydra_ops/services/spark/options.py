@@ -20,10 +20,10 @@ from hydra_ops.services.stack.options import (
     Word,
 )
 from hydra_ops.services.tabbyapi.options import PipArg
-from hydra_ops.settings import AbsPath, Address, Label, Options, Port, UserName, load, pattern
+from hydra_ops.settings import AbsPath, Label, Options, Port, PublishAddress, ServiceUser, load, pattern
 from hydra_ops.validation import ValidationError
 
-_go_duration = pattern(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$", "a Go duration like 10s or 1m30s", longest=32)
+_go_duration = pattern(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", "a Go duration like 10s or 1m30s", longest=32)
 GoDuration = Annotated[str, AfterValidator(_go_duration)]
 HfRepo = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$",
                                                "a Hugging Face repo id like answerdotai/ModernBERT-base"))]
@@ -127,7 +127,7 @@ class SparkOptions(Options):
         description="The vLLM services (seed 004: ModernBERT :8001, HunyuanOCR :8003, GPT-OSS-20B :8004 on "
                     "GPU 0 at 10/40/45 %). Cores (0-3, 4-9, 10-17) and memory caps (8g, 40g, 56g) are hydra-ops' "
                     "choice for a 20-core 128 GB Spark, not the seed's. A service dropped here is removed.")
-    spark_publish_address: Address | None = Field(
+    spark_publish_address: PublishAddress | None = Field(
         None, description="Address the service ports are published on; None: the host's inventory address "
                           "(ssh_hostname), which must then be an IP. Never every interface.")
     spark_ready_timeout: int = Field(600, ge=1, le=7200, description="Seconds the services may take to answer "
@@ -141,7 +141,7 @@ class SparkOptions(Options):
                                          "--no-index --find-links DIR).")
     traefik_install_root: AbsPath = Field("/opt/traefik", description="The venv, static.yml and dynamic.yml live "
                                                                       "here.")
-    traefik_user: UserName = Field("traefik", description="System user Traefik runs as; never root.")
+    traefik_user: ServiceUser = Field("traefik", description="System user Traefik runs as.")
     traefik_balanced_service: Name = Field("embeddings", description="The spark_services entry Traefik balances "
                                            "over every spark host (seed 004: the embeddings).")
     traefik_health_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = Field(

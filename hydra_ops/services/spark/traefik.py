@@ -18,7 +18,7 @@ from pyinfra.operations import files, server, systemd
 
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.operations.packages import debian_packages
-from hydra_ops.operations.service import run_and_restart_on_change
+from hydra_ops.operations.service import refuse_login_account, run_and_restart_on_change
 from hydra_ops.operations.venv import pinned_venv
 from hydra_ops.render import render
 from hydra_ops.services.spark.options import SparkOptions
@@ -53,6 +53,7 @@ def apply(o: SparkOptions, address: str, backends: Sequence[tuple[str, int]]) ->
     """Traefik on address:traefik_port in front of backends ((address, port) of every spark host, in order)."""
     root, q = o.traefik_install_root, shlex.quote
     debian_packages(name="Traefik: python3 venv support", packages=["python3-venv"])
+    refuse_login_account("traefik_user", o.traefik_user)
     server.group(name=f"Traefik: group {o.traefik_user}", group=o.traefik_user, system=True)
     server.user(name=f"Traefik: service user {o.traefik_user}", user=o.traefik_user, group=o.traefik_user,
                 system=True, shell="/usr/sbin/nologin", home=root, create_home=False, ensure_home=False)

@@ -13,15 +13,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hydra_ops import TEMPLATES
-from hydra_ops.settings import AbsPath, Address, Options, Sha256, Url
+from hydra_ops.settings import AbsPath, Options, PublishAddress, Sha256, Url
 
-_CPUSET = re.compile(r"\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*")
-_DOCKER_SIZE = re.compile(r"(\d{1,15})([bkmg]?)", re.I)
+_CPUSET = re.compile(r"[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*")
+_DOCKER_SIZE = re.compile(r"([0-9]{1,15})([bkmg]?)", re.I)
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::\d{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_IMAGE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*"
                     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:(?P<digest>[0-9a-f]{64}))?")
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
-_PORT_MAP = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>\d{1,5}):(?P<container>\d{1,5})")
+_PORT_MAP = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>[0-9]{1,5}):(?P<container>[0-9]{1,5})")
 MAX_CPU = 8191  # the kernel's largest NR_CPUS
 
 
@@ -90,6 +90,8 @@ def _port_map(text: str) -> str:
         ok = False
     if not ok:
         raise ValueError("is not a port mapping like '5432:5432' or '127.0.0.1:5432:5432'")
+    if m["ip"] and ipaddress.IPv4Address(m["ip"]).is_unspecified:  # type: ignore[index]
+        raise ValueError("publishes on every interface; give one address or none (stack_publish_address)")
     return text
 
 
@@ -132,7 +134,7 @@ class Service(_Strict):
                                  "'host:container' on stack_publish_address.")
     cap_add: list[Capability] = Field(default_factory=list, description="Capabilities given back after dropping "
                                       "all (only what the image's entrypoint needs, e.g. Postgres' chown/setuid).")
-    user: Annotated[str, Field(pattern=r"^\d{1,10}:\d{1,10}$")] | None = Field(
+    user: Annotated[str, Field(pattern=r"^[0-9]{1,10}:[0-9]{1,10}$")] | None = Field(
         None, description="uid:gid the container runs as (its secret files belong to it); None: the image's user.")
     read_only: bool = Field(False, description="Read-only root filesystem (a tmpfs on /tmp); data stays writable "
                                                "in its volume.")
@@ -159,6 +161,21 @@ class Build(_Strict):
         if not (TEMPLATES / "images" / name).is_file():
             raise ValueError(f"no templates/images/{name}")
         return name
+
+    @field_validator("vars")
+    @classmethod
+    def _plain(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Numbers, flags, and one-line printable strings (or lists of them): a newline would start a Dockerfile
+        instruction of its own (the templates quote each value for the shell)."""
+        def plain(v: Any) -> bool:
+            return isinstance(v, bool | int) or (isinstance(v, str) and len(v) <= 4096 and v.isprintable())
+
+        bad = [k for k, v in values.items() if not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", k)
+               or not (plain(v) or (isinstance(v, list) and all(isinstance(i, str) and plain(i) for i in v)))]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: not a template variable with a number, flag or "
+                             "one-line text (or a list of texts)")
+        return values
 
 
 class BaseImage(_Strict):
@@ -219,7 +236,7 @@ class StackOptions(Options):
                                         description="The compose command; ['docker', 'compose'] for the v2 plugin.")
     stack_dir: AbsPath = Field("/opt/hydra-stack", description="Directory of the compose project (the seeds' "
                                                                 "/mnt/user/appdata/hydra-stack).")
-    stack_publish_address: Address | None = Field(
+    stack_publish_address: PublishAddress | None = Field(
         None, description="Address ports without one are published on (the host's LAN address); None: the host's "
                           "inventory address (ssh_hostname), which must then be an IP. Never every interface.")
     compose_project: Name = Field("hydra-stack", description="Compose project name; container names derive from it.")

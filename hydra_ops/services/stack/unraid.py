@@ -49,7 +49,7 @@ def engine_problems(engine: Mapping[str, Any], compose_command: list[str]) -> li
     elif not engine["daemon"]:
         problems.append("docker: the daemon does not answer `docker info` (start Docker under Settings > Docker)")
     words, version = " ".join(compose_command), engine["compose"]
-    major = re.match(r"v?(\d+)\.", version or "")
+    major = re.match(r"v?([0-9]+)\.", version or "")
     if not major:
         problems.append(f"compose_command: `{words} version` failed: the Docker Compose v2 plugin is missing "
                         "(install it, e.g. with the Compose Manager plugin, so `docker compose` works)")

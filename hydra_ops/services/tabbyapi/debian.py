@@ -20,7 +20,7 @@ def base(user: str) -> None:
     """What the install needs first: python3-venv, curl, procps, iproute2 and the GPU service user."""
     debian_packages(name="G10: python3-venv, curl, procps, iproute2",
                     packages=["python3-venv", "curl", "ca-certificates", "procps", "iproute2"])
-    gpu_service_user("G10", user)
+    gpu_service_user("G10", user, "tabby_user")
 
 
 def unit(o: TabbyOptions, unit: str, lib_dir: str) -> list[OperationMeta]:

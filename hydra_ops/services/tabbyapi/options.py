@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, Url, UserName, load, pattern
+from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, ServiceUser, Url, load, pattern
 from hydra_ops.validation import ValidationError
 
 _sha256 = pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)")
@@ -83,7 +83,7 @@ class TabbyOptions(Options):
     tabby_open_firewall: bool = Field(True, description="NixOS: open tabby_port (and the canary's) in the firewall.")
     tabby_install_root: AbsPath = Field("/opt/tabbyapi", description="Installs go to <root>/<revision>-<sha[:12]> "
                                                                      "(venv inside).")
-    tabby_user: UserName = Field("tabby", description="Dedicated service user (the seed used the login \"typhon\").")
+    tabby_user: ServiceUser = Field("tabby", description="Dedicated service user (the seed used the login \"typhon\").")
     tabby_host: Address = Field("0.0.0.0", description="Address TabbyAPI listens on.")
     tabby_port: Port = Field(5000, description="Port of the serving install (seed 002).")
     tabby_gpus: list[Annotated[int, Field(ge=0)]] = Field(
