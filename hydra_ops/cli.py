@@ -132,10 +132,15 @@ def audit(cluster_name: str | None, only: tuple[str, ...], implemented: bool, as
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @cluster_option
+@click.option("--act", is_flag=True, help="Also run the checks that act on the cluster (marked `acts`): "
+              "TestResourceMonitor starts one run of n8n's resource-monitor workflow, which reads Prometheus and "
+              "posts an alert to the operator's Activity API for every value over its threshold. Without it, "
+              "every check only reads.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
+def verify(cluster_name: str | None, act: bool, pytest_args: tuple[str, ...]) -> None:
     """Run the smoke suite (tests/smoke, shipped in the package) against the cluster; extra arguments go to pytest
-    (tests/smoke/... and tests/smoke_systems/... name the packaged suite's files, as the runbook prints them)."""
+    (tests/smoke/... and tests/smoke_systems/... name the packaged suite's files, as the runbook prints them).
+    The checks only read unless --act is given."""
     from hydra_ops.targets import inventory_path, inventory_workdir, selected, targets
 
     env = dict(os.environ, HYDRA_CLUSTER=selected(cluster_name))
@@ -143,6 +148,7 @@ def verify(cluster_name: str | None, pytest_args: tuple[str, ...]) -> None:
     if not any(a.startswith("tests") for a in args):  # options alone still mean "the smoke suite"
         args += smoke_paths({g for t in targets(cluster_name) for g in t.groups})
     args = [str(PACKAGE / a.removeprefix("tests/")) if a.startswith("tests/smoke") else a for a in args]
+    args += [] if act else ["-m", "not acts"]
     sys.exit(subprocess.call([sys.executable, "-P", "-m", "pytest", "-c", str(PACKAGE / "smoke" / "smoke.ini"),
                               "--rootdir", str(PACKAGE.parent), *args],
                              cwd=inventory_workdir(inventory_path(cluster_name)), env=env))

@@ -111,7 +111,8 @@ def test_real_commands_target_inventory_py(monkeypatch: pytest.MonkeyPatch, oper
     assert verify[1:] == ["-P", "-m", "pytest", "-c", str(PACKAGE / "smoke" / "smoke.ini"),
                           "--rootdir", str(PACKAGE.parent), str(PACKAGE / "smoke"),
                           str(PACKAGE / "smoke_systems" / "test_sollol.py"),
-                          str(PACKAGE / "smoke_systems" / "test_spark.py")] and env["HYDRA_CLUSTER"] == "real"
+                          str(PACKAGE / "smoke_systems" / "test_spark.py"), "-m", "not acts"]
+    assert env["HYDRA_CLUSTER"] == "real"
 
 
 # -- 4. several operators ------------------------------------------------------------------------------------------
@@ -183,3 +184,17 @@ def test_real_store_is_the_projects_file_and_the_operators_own_key(monkeypatch: 
     store = _store("real")
     assert (store.file, store.config) == (PROJECT_ROOT / "secrets/hydra.sops.yaml", PROJECT_ROOT / ".sops.yaml")
     assert store.key_file == Path("/home/op/.config/hydra-ops/age/hydra.key")
+
+
+def test_verify_only_reads_unless_told_to_act(monkeypatch: pytest.MonkeyPatch, operator_env: Path) -> None:
+    """The checks marked `acts` (a workflow run that can post alerts) are deselected unless --act is given, and the
+    help says what they send."""
+    import hydra_ops.cli
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(hydra_ops.cli.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    runner = CliRunner()
+    assert runner.invoke(main, ["verify", "--cluster", "real", "-q"]).exit_code == 0
+    assert runner.invoke(main, ["verify", "--cluster", "real", "--act", "-q"]).exit_code == 0
+    assert calls[0][-2:] == ["-m", "not acts"] and "not acts" not in calls[1] and "--act" not in calls[1]
+    assert "Activity API" in runner.invoke(main, ["verify", "--help"]).output

@@ -289,3 +289,17 @@ def test_last_status_asks_the_server_not_the_pushed_lists_a_login_race_corrupts(
     with pytest.raises(TypeError):
         api.get_monitor_status(web)
     assert kuma.last_status(api, web) == MonitorStatus.UP
+
+
+def test_a_read_only_connection_never_claims_an_unclaimed_instance(double: Double) -> None:
+    """What audits and previews use: an instance without an admin stays without one (kuma.Unclaimed); only the
+    deploy's apply step (setup=True) makes the admin."""
+    from hydra_ops.services.monitoring import kuma
+
+    with pytest.raises(kuma.Unclaimed):
+        kuma.connect(double.url, USER, PASSWORD)
+    with double.client() as probe:
+        assert probe.need_setup() is True
+    api = kuma.connect(double.url, USER, PASSWORD, setup=True)
+    api.disconnect()
+    kuma.connect(double.url, USER, PASSWORD).disconnect()  # claimed now: an ordinary login

@@ -29,6 +29,9 @@ def uptime(host: Host) -> Finding:
         api = kuma.connect(kuma_url(cfg), cfg.monitoring.uptime_kuma_username, password)
     except kuma.NotRunning:
         return Finding(OPEN, [f"Uptime Kuma at {kuma_url(cfg)} does not answer"])
+    except kuma.Unclaimed:  # an audit never claims it: that is the deploy's first step
+        return Finding(OPEN, [f"Uptime Kuma at {kuma_url(cfg)} has no admin yet (whoever reaches it first can "
+                              "claim it)"])
     except ValidationError as exc:  # login refused: cannot decide
         return Finding(UNKNOWN, exc.problems)
     try:
@@ -44,12 +47,9 @@ def uptime(host: Host) -> Finding:
 
 def _up(api: object, monitor_id: int) -> bool:
     """Whether the monitor's last heartbeat was up (no heartbeat yet is not up)."""
-    from uptime_kuma_api import UptimeKumaException
+    from hydra_ops.services.monitoring import kuma
 
-    try:
-        return int(api.get_monitor_status(monitor_id)) == 1  # type: ignore[attr-defined]
-    except UptimeKumaException:
-        return False
+    return kuma.last_status(api, monitor_id) == 1
 
 
 def resource_monitor(host: Host) -> Finding:

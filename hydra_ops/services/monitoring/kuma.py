@@ -119,8 +119,13 @@ class NotRunning(Exception):
     """Nothing answers at Uptime Kuma's address (yet)."""
 
 
-def connect(url: str, username: str, password: str) -> Any:
-    """A logged-in client (the first connection sets the admin up, as Uptime Kuma's first-run page does).
+class Unclaimed(Exception):
+    """Uptime Kuma answers but has no admin yet (its first-run page is open to whoever comes first)."""
+
+
+def connect(url: str, username: str, password: str, setup: bool = False) -> Any:
+    """A logged-in client. An instance without an admin gets one only with `setup` (what the deploy's apply step
+    does, as Uptime Kuma's first-run page would); otherwise Unclaimed, so audits and previews create nothing.
     NotRunning when nothing answers; a refused login is a ValidationError with Uptime Kuma's reason."""
     from uptime_kuma_api import UptimeKumaApi, UptimeKumaException
 
@@ -130,6 +135,9 @@ def connect(url: str, username: str, password: str) -> Any:
         raise NotRunning(url) from None
     try:
         if api.need_setup():
+            if not setup:
+                api.disconnect()
+                raise Unclaimed(url)
             api.setup(username, password)
         api.login(username, password)
     except UptimeKumaException as exc:

@@ -151,7 +151,7 @@ def uptime_monitors(cfg: Storage) -> None:
     login = password
     try:
         api = kuma.connect(url, user, password)
-    except kuma.NotRunning:  # first deploy: everything is made once the stack is up
+    except (kuma.NotRunning, kuma.Unclaimed):  # first deploy: the admin and every monitor once the stack is up
         api, changes = None, {"create": sorted(want), "update": [], "delete": []}
     except ValidationError:  # refused: rotated since the last deploy? the host still holds the value in use
         login = deployed_secret(f"{cfg.secret_dir}/uptime_kuma_password") or password
@@ -169,7 +169,7 @@ def uptime_monitors(cfg: Storage) -> None:
         return
 
     def sync() -> None:
-        client = kuma.connect(url, user, login)
+        client = kuma.connect(url, user, login, setup=True)
         try:
             if login != password:
                 client.change_password(login, password)
