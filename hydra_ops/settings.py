@@ -134,6 +134,42 @@ def extra_environment(*owned: str) -> Any:
     return Annotated[dict[str, str], AfterValidator(_environment), AfterValidator(check)]
 
 
+#: The pip install options a *_pip_args list may hold (True: takes a value): where packages come from and how they
+#: are fetched. Options that install elsewhere or read more requirements (--target, --prefix, -r, -c, -e) are refused.
+PIP_SOURCE_OPTIONS = {"--index-url": True, "-i": True, "--extra-index-url": True, "--find-links": True, "-f": True,
+                      "--trusted-host": True, "--no-index": False, "--pre": False, "--only-binary": True,
+                      "--no-binary": True, "--prefer-binary": False, "--timeout": True, "--retries": True,
+                      "--proxy": True, "--cert": True}
+_PIP_VALUE = re.compile(r"[A-Za-z0-9._:/=@+,%~-]{1,2048}")
+
+
+def _pip_args(args: list[str]) -> list[str]:
+    problems, i = [], 0
+    while i < len(args):
+        option, eq, value = args[i].partition("=") if args[i].startswith("--") else (args[i], "", "")
+        takes = PIP_SOURCE_OPTIONS.get(option)
+        if takes and not eq:
+            i += 1
+            value = args[i] if i < len(args) else ""
+        if takes is None:
+            problems.append(f"{args[i]!r} is not one of pip's source options ({', '.join(PIP_SOURCE_OPTIONS)})")
+        elif not takes and eq:
+            problems.append(f"{option} takes no value")
+        elif takes and (not _PIP_VALUE.fullmatch(value) or value.startswith("-")):
+            problems.append(f"{option}: {value!r} is not a URL, path or name (no spaces, quotes or shell characters)")
+        elif option in ("--index-url", "-i", "--extra-index-url") and not value.startswith(("https://", "http://")):
+            problems.append(f"{option}: {value!r} is not an http(s) URL")
+        i += 1
+    if problems:
+        raise ValueError("; ".join(problems))
+    return args
+
+
+_pip_args.what = "pip source options (--index-url URL, --find-links URL, --no-index, ...)"  # type: ignore[attr-defined]
+#: Extra pip arguments: source options only, each value one word.
+PipArgs = Annotated[list[str], AfterValidator(_pip_args)]
+
+
 class Options(BaseModel):
     """Base of every service's settings: strict types (no "5" for 5, no True for 1), immutable after loading.
 

@@ -122,3 +122,14 @@ def test_build_values_stay_one_word_of_one_instruction() -> None:
     run = next(line for line in text.splitlines() if "pip install" in line).removeprefix("RUN ")
     assert subprocess.run(["bash", "-n", "-c", run], check=False).returncode == 0
     assert shlex.split(run)[-len(words):] == words
+
+
+@pytest.mark.parametrize(("model", "key"), [(TabbyOptions, "tabby_pip_args"), (SollolOptions, "sollol_pip_args"),
+                                            (SparkOptions, "traefik_pip_args")])
+def test_pip_arguments_are_source_options_with_one_word_values(model: type[Options], key: str) -> None:
+    assert refused(model, key, ["--no-index", "--find-links", "http://10.0.0.1:8810/wheels/", "--trusted-host",
+                                "10.0.0.1", "--index-url=https://pypi.internal/simple"]) == []
+    for hostile in (["--target", "/etc"], ["-r", "http://x/req.txt"], ["--index-url", "file:///etc"],
+                    ["--find-links", "http://x/ $(id)"], ["--find-links"], ["--no-index=1"], ["-e", "."],
+                    ["--extra-index-url", "--pre"]):
+        assert refused(model, key, hostile), f"{hostile} accepted"

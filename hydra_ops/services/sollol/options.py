@@ -19,8 +19,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_ops.services.ollama.options import _model
-from hydra_ops.services.tabbyapi.options import PipArg, PipSpec
-from hydra_ops.settings import AbsPath, Environment, Options, Port, ServiceUser
+from hydra_ops.services.tabbyapi.options import PipSpec
+from hydra_ops.settings import AbsPath, Environment, Options, PipArgs, Port, ServiceUser
 
 #: the routing modes SOLLOL 0.9.66 names (sollol/routing_modes.py RoutingMode); anything else is refused
 ROUTING_MODES = ("fast", "reliable", "async")
@@ -85,7 +85,7 @@ class SollolOptions(Options):
 
     sollol_pip_packages: list[PipSpec] = Field(default_factory=lambda: ["sollol==0.9.66"], min_length=1,
                                                description="What the gateway's venv installs (pinned).")
-    sollol_pip_args: list[PipArg] = Field(default_factory=list, description="Extra pip arguments (an internal "
+    sollol_pip_args: PipArgs = Field(default_factory=list, description="Extra pip arguments (an internal "
                                                                             "mirror: --index-url or --find-links).")
     sollol_install_root: AbsPath = Field("/opt/sollol", description="Venv and launcher of the gateway.")
     sollol_config_dir: AbsPath = Field("/etc/sollol", description="Gateway settings and the application's "

