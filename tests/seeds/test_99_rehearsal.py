@@ -132,7 +132,7 @@ def test_the_smoke_suite_passes(audited: tuple[int, list[dict[str, Any]]], seeds
     proc = hydra("verify", "--act", "-q", "-rf", timeout=1800)  # the lab's Activity API is a double
     TIMES["verify"] = time.monotonic() - started
     failures = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
-    assert proc.returncode == 0, redacted("\n".join(failures) or proc.stdout[-3000:], seeds)
+    assert proc.returncode == 0, redacted("\n".join(failures) + "\n" + proc.stdout[-4000:], seeds)
     assert " passed" in proc.stdout.splitlines()[-1]
 
 

@@ -55,10 +55,15 @@ class N8n:
         """Whether nobody has set up the owner account yet (n8n's public settings say so; no login needed)."""
         return bool(self.call("GET", "/rest/settings")["userManagement"]["showSetupOnFirstLoad"])
 
+    def executions(self, workflow_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The workflow's newest runs, newest first (id, mode, status, startedAt, stoppedAt)."""
+        found = self.call("GET", "/rest/executions", filter=json.dumps({"workflowId": workflow_id}),
+                          limit=str(limit))
+        return list(found.get("results") or [])
+
     def last_execution(self, workflow_id: str) -> dict[str, Any] | None:
-        """The workflow's newest run (id, mode, status, startedAt, stoppedAt), or None if it never ran."""
-        found = self.call("GET", "/rest/executions", filter=json.dumps({"workflowId": workflow_id}), limit="1")
-        return (found.get("results") or [None])[0]
+        """The workflow's newest run, or None if it never ran."""
+        return next(iter(self.executions(workflow_id, 1)), None)
 
     def change_password(self, current: str, new: str) -> None:
         """The logged-in owner's password, from current to new."""
