@@ -11,7 +11,11 @@ command line, read from one JSON file that hydra-ops renders:
 - the model placement: a request for a model goes only to the nodes it was placed on (a 70B model never to a
   node that cannot hold it), chosen among them by SOLLOL's strategy;
 - node health: SOLLOL probes a node only every 100 requests and its Ray path never fails over, so a node is taken
-  out of rotation when a request could not reach it, and probed every health_interval seconds to come back.
+  out of rotation when a request could not reach it, and probed every health_interval seconds to come back;
+- SOLLOL's local Ray on loopback only: SOLLOL calls a bare ray.init(), whose GCS, raylet, agents, metrics and
+  worker ports listen on every interface (anyone on the LAN running Ray could submit code; Ray's docs keep its
+  ports on a trusted network). The launcher starts Ray first on 127.0.0.1 (see ray_on_loopback); SOLLOL's own
+  ray.init(ignore_reinit_error=True) then reuses it.
 Usage: python sollol_gateway.py CONFIG.json
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -28,6 +33,11 @@ from typing import Any
 #: the seed's modes -> SOLLOL RoutingStrategy values (sollol/routing_strategy.py)
 STRATEGIES = {"fast": "latency_first", "reliable": "intelligent", "async": "least_loaded"}
 HEADER = b"x-hydra-routing-mode"
+LOOPBACK = "127.0.0.1"
+#: Ray's single-machine mode (its default on macOS and Windows): the node address is 127.0.0.1 and every Ray
+#: server binds it. Ray 2.60 reads this once, when ray is imported, and otherwise turns a loopback
+#: _node_ip_address back into the LAN address (services.resolve_ip_for_localhost); its processes inherit it.
+RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def refuse_discovery(*_args: Any, **_kwargs: Any) -> Any:
@@ -64,6 +74,18 @@ def unreachable(body: bytes) -> bool:
     return isinstance(error, str) and error.startswith("Request to ") and " failed" in error
 
 
+def ray_on_loopback(ray: Any) -> str:
+    """Start the gateway's local Ray before SOLLOL does, every port on loopback: node address 127.0.0.1 (with
+    RAY_LOOPBACK_ENV set before ray was imported) and no dashboard (its job API runs code). Refuse to go on when
+    Ray took another node address: its ports would then listen beyond loopback."""
+    ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, logging_level=logging.WARNING)
+    node = ray.util.get_node_ip_address()
+    if node != LOOPBACK:
+        ray.shutdown()
+        raise RuntimeError(f"Ray's node address is {node}, not {LOOPBACK}: its ports would listen beyond loopback")
+    return str(node)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
@@ -73,6 +95,8 @@ def main(argv: list[str]) -> int:
     # SOLLOL logs its decisions (nodes, Ray, routing) at INFO through logging; the journal keeps them
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    os.environ.update(RAY_LOOPBACK_ENV)  # before sollol imports ray
+    import ray
     from sollol import discovery, gateway, rpc_discovery
     from sollol.routing_strategy import RoutingStrategy
 
@@ -187,9 +211,10 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=health_loop, args=(float(cfg["health_interval"]),), daemon=True,
                      name="hydra-node-health").start()
     nodes = [{"host": n["host"], "port": str(n["port"])} for n in cfg["nodes"]]
+    ray_node = ray_on_loopback(ray)
     logging.getLogger("hydra_ops").info(
-        "SOLLOL gateway on :%s over %s; discovery disabled; default routing mode %s", cfg["port"],
-        ", ".join(f"{n['host']}:{n['port']}" for n in nodes), default)
+        "SOLLOL gateway on :%s over %s; discovery disabled; default routing mode %s; Ray on %s only", cfg["port"],
+        ", ".join(f"{n['host']}:{n['port']}" for n in nodes), default, ray_node)
     gateway.start_api(port=int(cfg["port"]), ollama_nodes=nodes, rpc_backends=[],
                       ray_workers=int(cfg["ray_workers"]), enable_batch_processing=False)
     return 0

@@ -4,9 +4,17 @@ split between the knobs SOLLOL reads and the application's environment file."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from hydra_ops import PROJECT_ROOT
 from hydra_ops.services.sollol import sollol
 from hydra_ops.services.sollol.options import SollolOptions
 from hydra_ops.services.sollol.state import app_env, gateway_config, gateway_env, unit_file
@@ -14,6 +22,7 @@ from hydra_ops.settings import load
 from hydra_ops.validation import ValidationError
 
 NODES = {"sollol-1": ("10.0.0.10", 11434), "sollol-2": ("10.0.0.11", 11434)}
+LAUNCHER = PROJECT_ROOT / "hydra_ops" / "stack_files" / "sollol_gateway.py"
 
 
 def test_seed_defaults_place_the_70b_model_on_node_2_only() -> None:
@@ -89,11 +98,7 @@ def test_unit_runs_unprivileged_with_the_launcher() -> None:
 
 
 def test_launcher_knows_an_unreachable_node_from_other_errors() -> None:
-    import runpy
-
-    from hydra_ops import PROJECT_ROOT
-
-    launcher = runpy.run_path(str(PROJECT_ROOT / "hydra_ops" / "stack_files" / "sollol_gateway.py"))
+    launcher = _launcher()
     unreachable = launcher["unreachable"]
     assert unreachable(b'{"error": "Request to 10.0.0.11:11434 failed: All connection attempts failed"}')
     assert not unreachable(b'{"error": "model \'x\' not found"}')  # the node answered: it is up
@@ -102,3 +107,55 @@ def test_launcher_knows_an_unreachable_node_from_other_errors() -> None:
     assert set(launcher["STRATEGIES"]) == {"fast", "reliable", "async"}
     with pytest.raises(RuntimeError, match="network discovery is disabled"):
         launcher["refuse_discovery"]()
+
+
+class FakeRay:
+    """Stands in for the ray module: records init/shutdown; its node address is the one Ray would have taken."""
+
+    def __init__(self, node: str) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.util = SimpleNamespace(get_node_ip_address=lambda: node)
+
+    def init(self, **kwargs: object) -> None:
+        self.calls.append(("init", kwargs))
+
+    def shutdown(self) -> None:
+        self.calls.append(("shutdown", {}))
+
+
+def _launcher() -> dict:
+    """The launcher's module globals (it imports SOLLOL and Ray only inside main)."""
+    return runpy.run_path(str(LAUNCHER))
+
+
+def test_launcher_starts_ray_on_loopback_without_its_dashboard() -> None:
+    ray = FakeRay("127.0.0.1")
+    assert _launcher()["ray_on_loopback"](ray) == "127.0.0.1"
+    (call, kwargs), = ray.calls
+    assert call == "init" and kwargs["_node_ip_address"] == "127.0.0.1" and kwargs["include_dashboard"] is False
+
+
+def test_launcher_refuses_a_ray_that_took_the_lan_address() -> None:
+    ray = FakeRay("10.0.0.10")  # what Ray 2.60 makes of 127.0.0.1 without its single-machine mode
+    with pytest.raises(RuntimeError, match=re.escape("10.0.0.10, not 127.0.0.1: its ports would "
+                                                                      "listen beyond loopback")):
+        _launcher()["ray_on_loopback"](ray)
+    assert [c for c, _ in ray.calls] == ["init", "shutdown"]
+
+
+def test_launcher_sets_rays_loopback_mode_before_anything_imports_ray(tmp_path: Path) -> None:
+    """Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, at import: a stand-in `ray` records what it saw."""
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "__init__.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path(__file__).with_name('seen').write_text(os.environ.get('RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER', "
+        "'unset'))\n"
+        "raise ImportError('stand-in ray: stop here')\n")
+    config = tmp_path / "gateway.json"
+    config.write_text(gateway_config(load(SollolOptions, {}, "sollol-1"), NODES))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    proc = subprocess.run([sys.executable, str(LAUNCHER), str(config)], env={**env, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert "stand-in ray: stop here" in proc.stderr, proc.stderr
+    assert (tmp_path / "ray" / "seen").read_text() == _launcher()["RAY_LOOPBACK_ENV"][
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
