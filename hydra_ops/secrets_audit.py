@@ -3,6 +3,8 @@ reading and rewriting the listed keys of a host's YAML and .env files for `migra
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import subprocess
 from collections.abc import Mapping
@@ -248,3 +250,53 @@ def _env_value(raw: str) -> tuple[str, str]:
         if "$" in value:
             return "", "uses $ interpolation (compose would change it): move it by hand"
     return (value, "") if value else ("", "is empty")
+
+
+# -- credential-looking environment variables (stack adoption refuses them; G3 reads replaced compose files) ------
+#: names that carry credentials besides SECRET_KEY's: *_PASS, *_PWD, *_KEY (salt, encryption, access keys), *_DSN ...
+CREDENTIAL_NAME = re.compile(r"(^|_)(pass|passwd|pwd|passphrase|key|salt|credentials?|auth|dsn)$", re.I)
+#: a URL with userinfo holding a password (scheme://user:password@host), the password captured
+URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:([^/?#@\s]+)@")
+#: a compose interpolation standing for the whole value ($VAR, ${VAR}, ${VAR:?error}): no value in the file (a
+#: ${VAR:-default} writes its default out, so it is not one)
+REFERENCE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\})")
+TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
+HEX_TOKEN = re.compile(r"(?=.*\d)(?=.*[a-fA-F])(?:[0-9a-f-]+|[0-9A-F-]+)")
+
+
+def credential_name(name: str) -> bool:
+    """A variable name that says it holds a credential (REDIS_PASSWORD, FOO_PASS, LITELLM_SALT_KEY, SENTRY_DSN)."""
+    return bool(SECRET_KEY.search(name) or CREDENTIAL_NAME.search(name))
+
+
+def credential_value(value: str) -> bool:
+    """A value that is a credential whatever its name: a URL with a plaintext password, or a long random token
+    (hex of 24+ characters, or 24+ base64/url-safe characters mixing classes as random strings do, not words)."""
+    url = URL_PASSWORD.match(value)
+    if url:
+        return not REFERENCE.fullmatch(url[1])
+    if not TOKEN.fullmatch(value):
+        return False
+    if HEX_TOKEN.fullmatch(value):
+        return True
+    kinds = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
+    return kinds >= 2 and (_class_changes(value) >= 0.3 or _entropy(value) >= 4.0)
+
+
+def plaintext_credential(name: str, value: str | None) -> bool:
+    """A variable whose value is written out in the file (not empty, not a $reference) and looks like a secret."""
+    text = str(value or "")
+    return bool(text) and not REFERENCE.fullmatch(text) and (credential_name(name) or credential_value(text))
+
+
+def _class_changes(value: str) -> float:
+    """How often neighbouring letters/digits switch between lower, upper and digit (random ~0.6, words ~0.2)."""
+    kinds = [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else -1 for c in value]
+    pairs = [(a, b) for a, b in itertools.pairwise(kinds) if min(a, b) >= 0]
+    return sum(a != b for a, b in pairs) / max(len(pairs), 1)
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = [value.count(c) / len(value) for c in set(value)]
+    return -sum(p * math.log2(p) for p in counts)

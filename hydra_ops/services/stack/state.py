@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hydra_ops.services.stack.adopt import MANAGED_LABEL, adopted, data_mount
+from hydra_ops.services.stack.adopt import MANAGED_LABEL, adopted, data_mount, delivered
+from hydra_ops.services.stack.options import ROLE_SECRETS
 
 if TYPE_CHECKING:
     from hydra_ops.services.storage import Storage
@@ -22,6 +23,9 @@ HEADER = ("# Managed by hydra-ops: the hydra-storage stack (G4 Redis, G5 LiteLLM
           "# 0600 files. The file this one replaced is kept under .hydra-ops-backups/.\n")
 #: what the Qdrant wrapper exports before running the image's own entrypoint (its API key from a 0600 file)
 QDRANT_ENV = {"QDRANT__SERVICE__API_KEY": "/run/secrets/qdrant_api_key"}
+#: files under secret_dir named otherwise than the secret they hold: adopting, an old variable named after the
+#: secret goes (Redis' password include, n8n's settings file)
+SECRET_FILES = {"redis-auth.conf": "redis_password", **{file: secret for secret, file in ROLE_SECRETS.values()}}
 #: where each role keeps its data inside the container (the mount adopted from an existing project, else a volume)
 DATA = {"redis": "/data", "postgres": "/var/lib/postgresql/data", "ollama-cpu": "/root/.ollama",
         "qdrant": "/qdrant/storage", "n8n": "/home/node/.n8n", "prometheus": "/prometheus",
@@ -60,7 +64,8 @@ def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict
         if ports:
             spec["ports"] = list(dict.fromkeys(ports))
         services[name] = spec
-    return adopted({"version": "2.4", "services": services, "volumes": volumes}, existing)
+    return adopted({"version": "2.4", "services": services, "volumes": volumes}, existing,
+                   delivered(services, cfg.secret_dir, SECRET_FILES), f"{cfg.stack.stack_dir}/{COMPOSE_FILE}")
 
 
 def published(mapping: str, address: str) -> str:
