@@ -11,7 +11,9 @@ LOCAL_BASE_TAG = "hydra-local/base:bookworm-v1"
 #: the real n8n, from its npm release (devcluster/local/n8n_bundle.py)
 N8N_TAG = "hydra-local/n8n:1.72.1"
 
-LITELLM = ["litellm[proxy]==1.106.2"]
+#: upstream's image installs requirements.txt, which pins prisma (its database client): without it the proxy's
+#: error handler fails importing it and an unauthenticated call answers 500 instead of upstream's 401
+LITELLM = ["litellm[proxy]==1.106.2", "prisma==0.11.0"]
 CREWAI = ["crewai==1.15.30"]
 LANGGRAPH = ["langgraph==1.2.22"]
 #: what the Uptime Kuma double runs on (its Socket.IO server)

@@ -13,6 +13,7 @@ from hydra_ops.services.litellm import options as litellm
 from hydra_ops.services.monitoring.options import MonitoringOptions
 from hydra_ops.services.redis import options as redis
 from hydra_ops.services.secrets.options import options as secrets_options
+from hydra_ops.services.stack import exposure
 from hydra_ops.services.stack.options import StackOptions
 from hydra_ops.settings import Options, load
 from hydra_ops.validation import ValidationError
@@ -48,6 +49,8 @@ def storage(data: Mapping[str, Any], host: str = "hydra-storage") -> Storage:
         problems += redis.relations(rd, stack)
     if stack is not None and llm is not None and secret_names is not None:
         problems += litellm.relations(llm, stack, secret_names)
+    if stack is not None:
+        problems += exposure.problems(stack, llm, host)
     address = _publish_address(stack, data, problems) if stack is not None else ""
     if problems:
         raise ValidationError(host, problems)

@@ -51,7 +51,9 @@ class TestLiteLLM:
             routes = {m["model_name"]: m["litellm_params"]["api_base"] for m in litellm_config(cfg, host)["model_list"]}
             for name, model in cfg.litellm.litellm_models.items():
                 backend = cfg.litellm.litellm_backends[model.backend]
-                want = f"http://{addresses[backend.host]}:{backend.port}{backend.path}"
+                # a stack service (the CPU fallback) by its name on the stack's network, else the host's address
+                where = backend.host if backend.host in cfg.stack.stack_services else addresses[backend.host]
+                want = f"http://{where}:{backend.port}{backend.path}"
                 assert routes[name] == want, f"{target.name}: {name} goes to {routes[name]}, not {want}"
             assert any(url.endswith(":11400") for url in routes.values()), "no model routes to the :11400 LB"
             listed = requests.get(f"http://{target.address}:{cfg.litellm.litellm_port}/v1/models", timeout=30,
@@ -221,18 +223,52 @@ class TestMetrics:
 
     def test_every_target_is_up_and_every_probe_succeeds(self, storage_hosts: list) -> None:
         import time
+        from urllib.parse import quote
 
-        for target, cfg, _, _ in storage_hosts:
+        for target, cfg, host, _ in storage_hosts:
             assert cfg.stack.named("prometheus"), f"{target.name}: no prometheus service"
-            url = f"http://{target.address}:{cfg.monitoring.prometheus_port}/api/v1"
+            # Prometheus is published on the host's loopback only: read it there
+            url = f"http://127.0.0.1:{cfg.monitoring.prometheus_port}/api/v1"
+
+            def get(path: str, host: Any = host, url: str = url) -> Any:
+                return json.loads(host.check_output(f"curl -fsS -m 10 '{url}/{path}'"))
             deadline = time.monotonic() + 60
             while True:  # a target just added reads "unknown" until its first scrape
-                active = requests.get(f"{url}/targets", timeout=10).json()["data"]["activeTargets"]
+                active = get("targets")["data"]["activeTargets"]
                 if all(t["health"] != "unknown" for t in active) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             down = [(t["labels"].get("job"), t["labels"].get("host"), t["lastError"]) for t in active
                     if t["health"] != "up"]
             assert active and down == [], f"{target.name}: targets not up: {down}"
-            failing = requests.get(f"{url}/query", params={"query": "probe_success == 0"}, timeout=10).json()
+            failing = get(f"query?query={quote('probe_success == 0')}")
             assert failing["data"]["result"] == [], f"{target.name}: probes failing: {failing['data']['result']}"
+
+
+class TestAdminSurfaces:
+    """The stack's unauthenticated admin APIs (CPU Ollama's pull/delete, Prometheus, Alertmanager's silences) answer
+    on the storage host's loopback and refuse connections from anywhere else (this machine included)."""
+
+    def test_admin_ports_refuse_other_hosts_and_answer_on_loopback(self, storage_hosts: list) -> None:
+        import socket
+
+        from hydra_ops.services.stack.exposure import LOOPBACK_ROLES
+
+        for target, cfg, host, _ in storage_hosts:
+            ports = {(name, int(p.split(":")[-2])) for name, svc in cfg.stack.stack_services.items()
+                     if cfg.stack.role_of(name) in LOOPBACK_ROLES for p in svc.ports}
+            o = cfg.monitoring
+            ports |= {(cfg.stack.named(r), port) for r, port in (("prometheus", o.prometheus_port),
+                                                                  ("alertmanager", o.alertmanager_port))
+                      if cfg.stack.named(r)}
+            assert ports, f"{target.name}: no admin surface in the stack to check"
+            reached = []
+            for name, port in sorted(ports):
+                try:
+                    socket.create_connection((target.address, port), timeout=5).close()
+                    reached.append(f"{name} :{port}")
+                except ConnectionRefusedError:
+                    pass
+                assert host.run(f"curl -sS -m 10 -o /dev/null http://127.0.0.1:{port}/").rc == 0, \
+                    f"{target.name}: {name} does not answer on the host's loopback :{port}"
+            assert reached == [], f"{target.name}: admin APIs reachable from another host: {reached}"

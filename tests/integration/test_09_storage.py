@@ -97,7 +97,7 @@ def test_fast_models_fall_back_to_the_cpu_instance_when_the_lb_is_down(stack: De
         text, headers = chat(c, "gpt-3.5-turbo", f"fallback {uuid.uuid4()}")
     finally:
         local_cluster.ssh(COMPUTE, "systemctl start nginx")
-    assert text and headers["x-litellm-model-api-base"] == "http://10.213.7.12:11500"
+    assert text and headers["x-litellm-model-api-base"] == "http://ollama-cpu:11434"  # by name, on the stack's net
     assert (headers["x-litellm-model-group"], headers["x-litellm-attempted-fallbacks"]) == ("cpu-fallback", "1")
     _, headers = chat(c, "gpt-3.5-turbo", f"lb back {uuid.uuid4()}")
     assert headers["x-litellm-model-api-base"] == LB

@@ -4,6 +4,7 @@ when a GPU runs hot (and resolves when it cools down)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,8 @@ from hydra_ops.runner import DeployResult
 from tests.integration.conftest import converged, wait_for
 
 STORAGE, COMPUTE = "hydra-storage", "hydra-compute"
-PROMETHEUS = "http://10.213.7.12:9090"
+#: Prometheus is published on the storage host's loopback only: the tests read it there, as the detector does
+PROMETHEUS = "http://127.0.0.1:9090"
 ACTIVITY = "http://10.213.7.12:8700/activity"
 SET_GPU = ("python3 -c 'import json,sys; p=\"/etc/hydra-ops/fake-gpus.json\"; d=json.load(open(p)); "
            "d[\"gpus\"][int(sys.argv[1])][\"temperature_c\"]=float(sys.argv[2]); "
@@ -30,8 +32,17 @@ def monitored(local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> De
     return converged(deploy, "deploys/monitoring.py")
 
 
-def targets() -> list[dict[str, Any]]:
-    return requests.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+def prometheus(cluster: Cluster, path: str, query: str | None = None) -> dict[str, Any]:
+    """An answer of Prometheus' HTTP API, read with curl on the storage host."""
+    import shlex
+
+    data = f" --data-urlencode {shlex.quote('query=' + query)}" if query is not None else ""
+    out = cluster.ssh(STORAGE, f"curl -fsS -m 10 -G {shlex.quote(PROMETHEUS + '/api/v1/' + path)}{data}").stdout
+    return json.loads(out)
+
+
+def targets(cluster: Cluster) -> list[dict[str, Any]]:
+    return prometheus(cluster, "targets")["data"]["activeTargets"]
 
 
 def alerts(name: str, host: str) -> list[dict[str, Any]]:
@@ -44,27 +55,28 @@ def alerts(name: str, host: str) -> list[dict[str, Any]]:
     return out
 
 
-def probes_up() -> dict[str, float]:
+def probes_up(cluster: Cluster) -> dict[str, float]:
     """service on host -> probe_success of every inference endpoint the blackbox exporter probes."""
-    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": "probe_success"}, timeout=10).json()
+    answer = prometheus(cluster, "query", "probe_success")
     return {f'{r["metric"]["service"]} on {r["metric"]["host"]}': float(r["value"][1])
             for r in answer["data"]["result"]}
 
 
-def test_every_exporter_is_a_target_and_up(monitored: DeployResult) -> None:
+def test_every_exporter_is_a_target_and_up(monitored: DeployResult, local_cluster: Cluster) -> None:
     def all_up() -> bool:
         found = {(t["labels"]["job"], t["labels"].get("host", ""), t["labels"].get("service", "")): t["health"]
-                 for t in targets()}
+                 for t in targets(local_cluster)}
         return len(found) == 11 and set(found.values()) == {"up"}
     wait_for(all_up, 60, "node x3, gpu x2, probes x5 and prometheus targets all up")
-    jobs = sorted((t["labels"]["job"], t["labels"].get("host", "")) for t in targets()
+    jobs = sorted((t["labels"]["job"], t["labels"].get("host", "")) for t in targets(local_cluster)
                   if t["labels"]["job"] != "probes")
     assert jobs == [("gpu", "hydra-ai"), ("gpu", "hydra-compute"), ("node", "hydra-ai"), ("node", "hydra-compute"),
                     ("node", "hydra-storage"), ("prometheus", "")]
-    wait_for(lambda: set(probes_up().values()) == {1.0}, 60, "every inference endpoint probed successfully")
-    assert sorted(probes_up()) == ["ollama :11434 on hydra-compute", "ollama :11435 on hydra-compute",
-                                   "ollama LB :11400 on hydra-compute", "tabbyapi :5000 on hydra-ai",
-                                   "tabbyapi canary :5001 on hydra-ai"]
+    wait_for(lambda: set(probes_up(local_cluster).values()) == {1.0}, 60,
+             "every inference endpoint probed successfully")
+    assert sorted(probes_up(local_cluster)) == [
+        "ollama :11434 on hydra-compute", "ollama :11435 on hydra-compute", "ollama LB :11400 on hydra-compute",
+        "tabbyapi :5000 on hydra-ai", "tabbyapi canary :5001 on hydra-ai"]
 
 
 def test_a_hot_gpu_alerts_the_activity_api_and_resolves(monitored: DeployResult, local_cluster: Cluster) -> None:

@@ -73,13 +73,15 @@ def test_a_stopped_instance_goes_down_and_comes_back(kuma_up: DeployResult, loca
             wait_for(lambda: status(api, name) == 0, 60, f"{name} to go down")
             assert status(api, "hydra-compute ollama :11435") == 1
             # Prometheus sees it too: the blackbox probe of that instance fails, the other's and the LB's do not
-            wait_for(lambda: probes_up().get("ollama :11434 on hydra-compute") == 0, 60, "its probe to fail")
-            up = probes_up()
+            wait_for(lambda: probes_up(local_cluster).get("ollama :11434 on hydra-compute") == 0, 60,
+                     "its probe to fail")
+            up = probes_up(local_cluster)
             assert up["ollama :11435 on hydra-compute"] == up["ollama LB :11400 on hydra-compute"] == 1
         finally:
             local_cluster.ssh(COMPUTE, "systemctl start ollama@11434")
         wait_for(lambda: status(api, name) == 1, 60, f"{name} to come back up")
-        wait_for(lambda: probes_up().get("ollama :11434 on hydra-compute") == 1, 60, "its probe to succeed again")
+        wait_for(lambda: probes_up(local_cluster).get("ollama :11434 on hydra-compute") == 1, 60,
+                 "its probe to succeed again")
 
 
 def test_second_run_changes_nothing(kuma_up: DeployResult, deploy: Callable[..., DeployResult]) -> None:

@@ -19,7 +19,7 @@ from hydra_ops.audit import audit
 from hydra_ops.runner import DeployResult
 from hydra_ops.services.monitoring import n8n
 from tests.integration.conftest import converged, wait_for
-from tests.integration.test_11_monitoring import ACTIVITY, PROMETHEUS, SET_GPU
+from tests.integration.test_11_monitoring import ACTIVITY, SET_GPU, prometheus
 
 STORAGE, COMPUTE = "hydra-storage", "hydra-compute"
 WORKFLOW = "hydraOpsResourceMon"
@@ -56,9 +56,8 @@ def workflow_alerts(host: str, alert: str) -> list[dict[str, Any]]:
             and e["body"].get("alert") == alert]
 
 
-def gpu_temperature(host: str, gpu: str) -> float | None:
-    answer = requests.get(f"{PROMETHEUS}/api/v1/query", timeout=10,
-                          params={"query": f'nvidia_smi_temperature_gpu{{host="{host}",gpu="{gpu}"}}'}).json()
+def gpu_temperature(cluster: Cluster, host: str, gpu: str) -> float | None:
+    answer = prometheus(cluster, "query", f'nvidia_smi_temperature_gpu{{host="{host}",gpu="{gpu}"}}')
     result = answer["data"]["result"]
     return float(result[0]["value"][1]) if result else None
 
@@ -80,7 +79,7 @@ def test_a_hot_gpu_is_reported_by_one_workflow_run(monitored: DeployResult, loca
     local_cluster.ssh(COMPUTE, SET_GPU.format(0, 85))
     started = time.monotonic()
     try:
-        wait_for(lambda: gpu_temperature(COMPUTE, "0") == 85, 60, "Prometheus to scrape GPU 0 at 85 C")
+        wait_for(lambda: gpu_temperature(local_cluster, COMPUTE, "0") == 85, 60, "Prometheus to scrape GPU 0 at 85 C")
         cli(local_cluster, "execute", f"--id={WORKFLOW}", "--rawOutput")
         wait_for(lambda: len(workflow_alerts(COMPUTE, "GpuTempHigh")) > seen, 30, "the workflow's alert")
         round_trip = time.monotonic() - started
@@ -89,7 +88,7 @@ def test_a_hot_gpu_is_reported_by_one_workflow_run(monitored: DeployResult, loca
         print(f"\nGPU 0 at 85 C -> workflow alert at the Activity API in {round_trip:.1f}s (scrape + one run)")
     finally:
         local_cluster.ssh(COMPUTE, SET_GPU.format(0, 60))
-    wait_for(lambda: gpu_temperature(COMPUTE, "0") == 60, 60, "Prometheus to scrape GPU 0 back at 60 C")
+    wait_for(lambda: gpu_temperature(local_cluster, COMPUTE, "0") == 60, 60, "Prometheus to scrape GPU 0 back at 60 C")
     seen = len(workflow_alerts(COMPUTE, "GpuTempHigh"))
     cli(local_cluster, "execute", f"--id={WORKFLOW}", "--rawOutput")
     api = n8n.connect(N8N, "ops@hydra.invalid", local_cluster.secrets.read()["n8n_owner_password"])

@@ -145,7 +145,10 @@ def test_compose_file_pins_every_service_and_holds_no_secret(storage_data: dict[
     assert services["postgres"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"}
     assert set(compose["volumes"]) == {f"{n}-data" for n in ("redis", "postgres", "ollama-cpu", "qdrant", "n8n",
                                                               "prometheus", "alertmanager", "uptime-kuma")}
-    assert services["ollama-cpu"]["ports"] == ["192.168.1.244:11500:11434"]
+    # unauthenticated admin APIs go on the host's loopback only (issue 21)
+    assert services["ollama-cpu"]["ports"] == ["127.0.0.1:11500:11434"]
+    assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+    assert services["alertmanager"]["ports"] == ["127.0.0.1:9093:9093"]
 
 
 def test_every_port_has_an_address_and_every_container_is_hardened(storage_data: dict[str, Any]) -> None:
@@ -191,14 +194,15 @@ def test_redis_conf_includes_the_password_file_and_never_the_password(storage_da
 
 def test_litellm_config_routes_by_inventory_and_caches(storage_data: dict[str, Any]) -> None:
     cfg = validate_storage(storage_data)
-    conf = yaml.safe_load(config_yaml(cfg.litellm, resolve=ADDRESSES.__getitem__))
+    conf = yaml.safe_load(config_yaml(cfg.litellm, resolve=ADDRESSES.__getitem__,
+                                      services=cfg.stack.stack_services))
     routes = {m["model_name"]: m["litellm_params"] for m in conf["model_list"]}
     assert routes["gpt-3.5-turbo"]["api_base"] == routes["llama-7b"]["api_base"] == "http://192.0.2.203:11400"
     assert routes["gpt-4"] == {"model": "openai/default", "api_base": "http://192.0.2.250:5000/v1",
                                "api_key": "os.environ/TABBY_API_KEY"}
     assert routes["codellama"]["api_base"] == "http://192.0.2.203:11434"
     assert routes["text-embedding-ada-002"]["api_base"] == "http://192.0.2.203:11435"
-    assert routes["cpu-fallback"]["api_base"] == "http://192.0.2.244:11500"
+    assert routes["cpu-fallback"]["api_base"] == "http://ollama-cpu:11434"  # on the stack's network
     settings = conf["litellm_settings"]
     assert settings["cache"] is True and settings["cache_params"]["type"] == "redis"
     assert settings["cache_params"]["password"] == "os.environ/REDIS_PASSWORD"

@@ -54,13 +54,14 @@ apply_sysctls_live = False
 #: Short enough that a dead backend fails a test quickly.
 litellm_request_timeout = 60
 
-#: The CPU fallback is the project's `ollama` service, published on :11434 as seed 002 has it.
+#: The CPU fallback is the project's `ollama` service (seed 002), reached by its name on the stack's network: its
+#: port :11434 is published on the host's loopback only (its API pulls and deletes models for anyone).
 litellm_backends = {
     "tabbyapi": {"host": "hydra-ai", "port": 5000, "path": "/v1", "api_key_secret": "tabby_api_key"},
     "ollama_lb": {"host": "hydra-compute", "port": 11400, "path": "", "api_key_secret": None},
     "ollama_gpu0": {"host": "hydra-compute", "port": 11434, "path": "", "api_key_secret": None},
     "ollama_gpu1": {"host": "hydra-compute", "port": 11435, "path": "", "api_key_secret": None},
-    "ollama_cpu": {"host": "hydra-storage", "port": 11434, "path": "", "api_key_secret": None},
+    "ollama_cpu": {"host": "ollama", "port": 11434, "path": "", "api_key_secret": None},
 }
 
 #: Scrape and alert fast enough for a test to see an alert within seconds (production: 15s and 2m).

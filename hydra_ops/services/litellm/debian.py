@@ -4,6 +4,7 @@ models pulled into its container once the stack is up."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Collection
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -17,12 +18,13 @@ from hydra_ops.services.litellm.state import config_yaml, entrypoint
 
 
 @deploy("G5 LiteLLM")
-def litellm_gateway(o: LitellmOptions, stack_dir: str, redis_host: str) -> list[OperationMeta]:
+def litellm_gateway(o: LitellmOptions, stack_dir: str, redis_host: str,
+                    services: Collection[str] = ()) -> list[OperationMeta]:
     """config.yaml and the secrets entrypoint in place (old versions backed up); returns the ops whose change
-    needs a LiteLLM restart. redis_host: the stack's Redis service."""
+    needs a LiteLLM restart. redis_host: the stack's Redis service; services: every stack service's name."""
     files.directory(name="G5: litellm config directory", path=f"{stack_dir}/litellm", mode="755")
     conf = backup.put("G5: litellm config.yaml from the inventory", stack_dir, "litellm/config.yaml",
-                      config_yaml(o, redis_host=redis_host), "644")
+                      config_yaml(o, redis_host=redis_host, services=services), "644")
     entry = backup.put("G5: entrypoint that reads secrets from files", stack_dir, "litellm/secrets-env.sh",
                        entrypoint(o), "755")
     return [conf, entry]

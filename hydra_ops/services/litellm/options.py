@@ -21,7 +21,7 @@ def _pattern(regex: str, what: str) -> AfterValidator:
 
 
 Key = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]*", "a name (letters, digits, . _ : -)")]
-HostName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9.-]*", "an inventory host name")]
+HostName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9.-]*", "an inventory host or stack service name")]
 UrlPath = Annotated[str, _pattern(r"(/[A-Za-z0-9._~-]+)*", "a URL path like /v1 (or empty)")]
 ModelId = Annotated[str, _pattern(r"[a-z0-9_-]+/[A-Za-z0-9._:/-]+", "a provider/model id like ollama/qwen2.5:7b")]
 Text = Annotated[str, _pattern(_TEXT.pattern, "one line without quotes or backslashes")]
@@ -34,7 +34,8 @@ class _Strict(BaseModel):
 
 
 class Backend(_Strict):
-    """Where a backend lives: an inventory host, a port, a URL path, optionally the secret sent as its API key."""
+    """Where a backend lives: an inventory host (or a stack service), a port, a URL path, optionally the secret
+    sent as its API key."""
 
     host: HostName
     port: Port
@@ -69,9 +70,10 @@ class LitellmOptions(Options):
     litellm_backends: dict[Key, Backend] = Field(
         default_factory=lambda: {"tabbyapi": _b("hydra-ai", 5000, "/v1", "tabby_api_key"),
                                  "ollama_lb": _b("hydra-compute", 11400), "ollama_gpu0": _b("hydra-compute", 11434),
-                                 "ollama_gpu1": _b("hydra-compute", 11435), "ollama_cpu": _b("hydra-storage", 11500)},
-        description="Backends by inventory host (addresses come from the inventory): TabbyAPI, the LB, each GPU's "
-                    "instance, the CPU fallback.")
+                                 "ollama_gpu1": _b("hydra-compute", 11435), "ollama_cpu": _b("ollama-cpu", 11434)},
+        description="Backends by inventory host (addresses come from the inventory) or by stack service (reached "
+                    "by name on the stack's network, at its container port): TabbyAPI, the LB, each GPU's "
+                    "instance, the CPU fallback (the stack's ollama-cpu, published on loopback only).")
     litellm_models: dict[Key, Model] = Field(
         default_factory=lambda: {
             "gpt-4": _m("tabbyapi", "openai/default", max_tokens=32768,

@@ -92,21 +92,25 @@ def resource_monitor(host: Host) -> Finding:
     evidence = [f"workflow {want['id']} active, as generated; last run {last['status']} ({last['mode']}), "
                 f"{int(age.total_seconds())} s ago"]
     fresh = age <= timedelta(minutes=2 * o.resource_monitor_minutes + 5)
-    down = targets_down(f"http://{cfg.publish_address}:{o.prometheus_port}")
+    down = targets_down(host, f"http://127.0.0.1:{o.prometheus_port}")
     evidence += ([] if fresh else ["last run is older than two intervals"]) + down
     return Finding(CLOSED if last["status"] == "success" and fresh and not down else OPEN, evidence)
 
 
-def targets_down(prometheus: str) -> list[str]:
-    """What the workflow cannot see: Prometheus targets not up and failing probes (one line each)."""
-    import requests
+def targets_down(host: Host, prometheus: str) -> list[str]:
+    """What the workflow cannot see: Prometheus targets not up and failing probes (one line each). Prometheus
+    listens on the storage host's loopback only, so it is read there (curl over the host's connection)."""
+    from urllib.parse import urlencode
+
+    from hydra_ops.facts.http import HttpJson
 
     try:
-        active = requests.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-        failing = requests.get(f"{prometheus}/api/v1/query", params={"query": "probe_success == 0"},
-                               timeout=10).json()["data"]["result"]
-    except (requests.RequestException, ValueError, KeyError) as exc:
-        return [f"Prometheus at {prometheus} did not answer ({type(exc).__name__})"]
+        targets = host.get_fact(HttpJson, url=f"{prometheus}/api/v1/targets")
+        query = host.get_fact(HttpJson, url=f"{prometheus}/api/v1/query?{urlencode({'query': 'probe_success == 0'})}")
+        active = targets["body"]["data"]["activeTargets"]  # type: ignore[index]
+        failing = query["body"]["data"]["result"]  # type: ignore[index]
+    except (TypeError, KeyError):  # nothing answered, or an answer without the data
+        return [f"Prometheus at {prometheus} on {host.name} did not answer"]
     return ([f"target down: {t['labels'].get('job')} on {t['labels'].get('host', '?')}" for t in active
              if t["health"] == "down"] +
             [f"probe failing: {r['metric'].get('service')} on {r['metric'].get('host')}" for r in failing])

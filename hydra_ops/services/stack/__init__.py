@@ -69,7 +69,7 @@ def deploy_stack() -> None:
             redis.overcommit(s.apply_sysctls_live)
         mounts[redis_name] = redis.redis_tier(cfg.redis, s.stack_dir, cfg.secret_dir, redis_password)
     if litellm_name:
-        mounts[litellm_name] = litellm_gateway(cfg.litellm, s.stack_dir, redis_name or "redis") + [
+        mounts[litellm_name] = litellm_gateway(cfg.litellm, s.stack_dir, redis_name or "redis", s.stack_services) + [
             op for name in secret_env(cfg.litellm).values() if (op := secrets.get(name))]
     for name in cfg.agents.agent_frameworks:
         if name in s.stack_services:

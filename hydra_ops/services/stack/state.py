@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hydra_ops.services.stack import exposure
 from hydra_ops.services.stack.adopt import MANAGED_LABEL, adopted, data_mount, delivered
 from hydra_ops.services.stack.options import ROLE_SECRETS
 
@@ -60,7 +61,8 @@ def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict
             spec["volumes"] = [*spec.get("volumes", []), mount]
             if volume:
                 volumes[volume] = {}
-        ports = [published(p, cfg.publish_address) for p in [*spec.get("ports", []), *svc.ports]]
+        address = exposure.publish_address(cfg.stack.role_of(name), cfg.publish_address)
+        ports = [published(p, address) for p in [*spec.get("ports", []), *svc.ports]]
         if ports:
             spec["ports"] = list(dict.fromkeys(ports))
         services[name] = spec
@@ -147,6 +149,7 @@ def readiness(cfg: Storage) -> dict[str, str]:
                              ("n8n", o.n8n_port, "/rest/settings")):
         name = cfg.stack.named(role)
         if name:
-            checks[name] = f"curl -fsS -o /dev/null http://{cfg.publish_address}:{port}{path}"
+            where = exposure.publish_address(role, cfg.publish_address)
+            checks[name] = f"curl -fsS -o /dev/null http://{where}:{port}{path}"
     checks.update({service: healthy(service) for service in cfg.agents.agent_frameworks})
     return checks
