@@ -24,7 +24,7 @@ if [ "$was_up" = 0 ]; then
 fi
 
 export HYDRA_CLUSTER_FLAVOUR=seeds
-# The seeds flavour's NixOS- and Unraid-shaped hosts; its last file (test_99_rehearsal.py) resets every host to the
+# The seeds flavour's NixOS- and Unraid-shaped hosts; test_99_rehearsal.py resets every host to the
 # seeds' before state, closes every gap with `hydra fix` alone, audits and runs the whole smoke suite (`hydra verify`).
 python -m pytest -p no:cacheprovider tests/seeds || rc=$?
 if [ "$seeds_up" = 0 ]; then

@@ -1,7 +1,9 @@
 """Issue 19's rehearsal of day one on the seeds flavour: every host reset to its seed-faithful before state, then
 only what an operator types (`hydra audit`, `hydra secrets migrate --host hydra-storage`, `hydra fix GAP` for every
 gap in the runbook's order, `hydra audit`, `hydra verify`), no hand edits in between; a second round of fixes
-changes nothing. Runs last in tests/seeds: it leaves every host converged."""
+changes nothing; both audits, of the before state and of the converged cluster, change nothing on any host (issue
+21). Runs after the numbered files and before test_nixos_*.py (pytest's order), which start from the converged
+hosts it leaves."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from devcluster.local.cluster import Cluster
 from hydra_ops import PROJECT_ROOT
 from hydra_ops.registry import gaps
 from hydra_ops.runner import DeployResult, read_results
+from tests.host_state import differences, snapshot
 from tests.seeds.conftest import AI, COMPUTE
 
 STORAGE = "hydra-storage"
@@ -78,15 +81,36 @@ def fix(gap: str) -> DeployResult:
     return result
 
 
+def read_only_audit(seeds: Cluster) -> tuple[int, list[dict[str, Any]], list[str], int]:
+    """`hydra audit` between two snapshots of every host: (exit code, rows, what changed, lines compared)."""
+    first = snapshot(seeds)
+    code, rows = audit_rows()
+    return code, rows, differences(first, snapshot(seeds)), sum(len(t.splitlines()) for t in first.values())
+
+
+def operator_runs(seeds: Cluster) -> list[str]:
+    """The resource monitor's runs that its schedule did not start (an audit must start none)."""
+    from hydra_ops.services.monitoring import n8n
+    from hydra_ops.services.monitoring.resource_monitor import n8n_url
+    from hydra_ops.services.storage import storage
+    from hydra_ops.targets import load_inventory
+
+    inventory, _ = load_inventory(seeds.inventory)
+    cfg = storage(inventory.get_host(STORAGE).data.dict(), STORAGE)
+    o = cfg.monitoring
+    api = n8n.connect(n8n_url(cfg), o.n8n_owner_email, seeds.secrets.read()["n8n_owner_password"])
+    return [e["id"] for e in api.executions(o.resource_monitor_id, 100) if e["mode"] != "trigger"]
+
+
 @pytest.fixture(scope="module")
 def before(seeds: Cluster) -> dict[str, Any]:
-    """Every host rebuilt into its before state, then the operator's first audit."""
+    """Every host rebuilt into its before state, then the operator's first audit (which must change nothing)."""
     started = time.monotonic()
     for name in (COMPUTE, AI, STORAGE):
         seeds.reset(name, log=lambda *_: None)
     TIMES["reset"] = time.monotonic() - started
-    code, rows = audit_rows()
-    return {"code": code, "rows": rows}
+    code, rows, changed, compared = read_only_audit(seeds)
+    return {"code": code, "rows": rows, "changed": changed, "compared": compared}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +139,12 @@ def test_the_before_state_has_every_gap_open(before: dict[str, Any], seeds: Clus
     assert still_closed == [], redacted(f"gaps closed before any fix: {still_closed}", seeds)
 
 
+def test_an_audit_of_the_before_state_changes_nothing(before: dict[str, Any], seeds: Cluster) -> None:
+    assert before["compared"] > 1000  # accounts, units, containers and files of three hosts
+    assert before["changed"] == [], redacted("\n".join(before["changed"]), seeds)
+    print(f"\nbefore state: {before['compared']} lines of host state identical around `hydra audit`")
+
+
 def test_every_fix_succeeds(fixed: dict[str, DeployResult], seeds: Cluster) -> None:
     failed = {gap: (r.failed, r.errors()) for gap, r in fixed.items() if not r.ok}
     assert failed == {}, redacted("\n".join(f"hydra fix {gap} failed: operations {ops}\n{tail}"
@@ -127,6 +157,17 @@ def test_the_audit_exits_0_after_the_fixes(audited: tuple[int, list[dict[str, An
     assert (code, not_closed(rows)) == (0, []), redacted("\n".join(not_closed(rows)), seeds)
 
 
+def test_an_audit_of_the_converged_cluster_changes_nothing(audited: tuple[int, list[dict[str, Any]]],
+                                                           seeds: Cluster) -> None:
+    """No account, file, unit, container or workflow run comes from an audit (n8n and Uptime Kuma run now)."""
+    runs = operator_runs(seeds)
+    code, _, changed, compared = read_only_audit(seeds)
+    assert code == 0 and changed == [], redacted("\n".join(changed), seeds)
+    assert operator_runs(seeds) == runs
+    print(f"\nconverged: {compared} lines of host state and {len(runs)} operator-started workflow runs identical "
+          "around `hydra audit`")
+
+
 def test_the_smoke_suite_passes(audited: tuple[int, list[dict[str, Any]]], seeds: Cluster) -> None:
     started = time.monotonic()
     proc = hydra("verify", "--act", "-q", "-rf", timeout=1800)  # the lab's Activity API is a double
@@ -134,6 +175,15 @@ def test_the_smoke_suite_passes(audited: tuple[int, list[dict[str, Any]]], seeds
     failures = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     assert proc.returncode == 0, redacted("\n".join(failures) + "\n" + proc.stdout[-4000:], seeds)
     assert " passed" in proc.stdout.splitlines()[-1]
+
+
+def test_no_admin_surface_is_open_after_day_one(audited: tuple[int, list[dict[str, Any]]], seeds: Cluster) -> None:
+    """Every socket beyond loopback is a service of group data (or the operator's own); admin calls are refused."""
+    from tests.admin_surfaces import survey
+
+    rows, findings = survey(seeds)
+    print("\n" + "\n".join(rows))
+    assert len(rows) >= 12 and findings == [], "\n".join(findings)
 
 
 def test_a_second_run_of_every_fix_changes_nothing(audited: tuple[int, list[dict[str, Any]]],
