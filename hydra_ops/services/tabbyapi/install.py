@@ -15,6 +15,8 @@ from pyinfra.operations import files, server
 
 from hydra_ops.operations import release
 from hydra_ops.operations.secret import secret_file
+from hydra_ops.platform import current
+from hydra_ops.services.tabbyapi import debian
 from hydra_ops.services.tabbyapi.extras import extras_check
 from hydra_ops.services.tabbyapi.options import TabbyOptions
 from hydra_ops.services.tabbyapi.state import UNIT, api_tokens, app_dir, config_yml, prestart_path, prestart_script
@@ -42,6 +44,8 @@ def service(o: TabbyOptions, unit: str, keys: dict[str, str], lib_dir: str) -> l
             f"venv/bin/pip install --quiet --disable-pip-version-check "
             f"{' '.join(q(a) for a in o.tabby_pip_args)} {' '.join(q(p) for p in o.tabby_pip_packages)}; "
             f"touch {q(marker)}"])
+    if current() != "nixos":  # NixOS: the switch's health check and generations (nixos.py)
+        debian.keep_previous(o, unit, keys, lib_dir)
     config = files.put(name=f"G10: {label}: config.yml", src=StringIO(config_yml(o)), dest=f"{app}/config.yml",
                        mode="644")
     tokens = secret_file(name=f"G10: {label}: api_tokens.yml (0600, from the encrypted secrets)",
