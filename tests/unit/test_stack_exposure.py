@@ -75,3 +75,15 @@ def test_litellm_reaches_a_stack_service_by_name(data: dict[str, Any]) -> None:
     bases = {m["model_name"]: m["litellm_params"]["api_base"] for m in conf["model_list"]}
     assert bases["cpu-fallback"] == "http://ollama-cpu:11434"
     assert bases["gpt-3.5-turbo"] == "http://addr-of-hydra-compute:11400"
+
+
+def test_claimed_roles_go_beyond_loopback_only_once_they_have_their_owner(data: dict[str, Any]) -> None:
+    cfg = storage(data)
+    first = compose_doc(cfg, unclaimed={"n8n", "uptime-kuma"})["services"]
+    assert first["n8n"]["ports"] == ["127.0.0.1:5678:5678"]
+    assert first["uptime-kuma"]["ports"] == ["127.0.0.1:3001:3001"]
+    owned = compose_doc(cfg)["services"]
+    assert owned["n8n"]["ports"] == ["127.0.0.1:5678:5678", f"{cfg.publish_address}:5678:5678"]
+    assert owned["uptime-kuma"]["ports"] == ["127.0.0.1:3001:3001", f"{cfg.publish_address}:3001:3001"]
+    assert first["litellm"]["ports"] == owned["litellm"]["ports"]  # other services are published at once
+    assert "http://127.0.0.1:5678/" in readiness(cfg)["n8n"]  # checked on the host, in both phases

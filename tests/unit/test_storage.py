@@ -174,7 +174,9 @@ def test_every_port_has_an_address_and_every_container_is_hardened(storage_data:
     # nothing n8n would send outside the cluster: telemetry, version checks, templates
     assert all(n8n["environment"][k] == "false" for k in ("N8N_DIAGNOSTICS_ENABLED", "N8N_TEMPLATES_ENABLED",
                                                          "N8N_VERSION_NOTIFICATIONS_ENABLED"))
-    assert n8n["ports"] == ["192.168.1.244:5678:5678"] and "./n8n/workflows:/hydra/workflows:ro" in n8n["volumes"]
+    # on loopback (where the deploy makes its owner) and, once it has one, on the LAN address
+    assert n8n["ports"] == ["127.0.0.1:5678:5678", "192.168.1.244:5678:5678"]
+    assert "./n8n/workflows:/hydra/workflows:ro" in n8n["volumes"]
     assert n8n["user"] == "1000:1000" and "n8n-data:/home/node/.n8n" in n8n["volumes"]
 
 

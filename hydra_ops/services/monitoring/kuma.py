@@ -123,6 +123,20 @@ class Unclaimed(Exception):
     """Uptime Kuma answers but has no admin yet (its first-run page is open to whoever comes first)."""
 
 
+def needs_setup(url: str) -> bool:
+    """Whether the instance at url has no admin yet (asked without logging in); NotRunning when nothing answers."""
+    from uptime_kuma_api import UptimeKumaApi, UptimeKumaException
+
+    try:
+        api = UptimeKumaApi(url, timeout=30)
+    except UptimeKumaException:
+        raise NotRunning(url) from None
+    try:
+        return bool(api.need_setup())
+    finally:
+        api.disconnect()
+
+
 def connect(url: str, username: str, password: str, setup: bool = False) -> Any:
     """A logged-in client. An instance without an admin gets one only with `setup` (what the deploy's apply step
     does, as Uptime Kuma's first-run page would); otherwise Unclaimed, so audits and previews create nothing.

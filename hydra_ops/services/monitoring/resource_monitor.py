@@ -53,11 +53,14 @@ def resource_monitor(cfg: Storage) -> None:
     in_use = deployed_secret(f"{cfg.secret_dir}/n8n_owner_password")
     login = password if fresh or in_use is None else in_use
     if fresh or login != password:
-        def owner() -> None:
-            n8n.wait_until_serving(n8n_url(cfg))
-            session = n8n.connect(n8n_url(cfg), o.n8n_owner_email, login, setup=True)
-            if login != password:
-                session.change_password(login, password)
+        def owner() -> None:  # on the host's loopback: until it has its owner, n8n is published nowhere else
+            from hydra_ops.tunnel import forwarded
+
+            with forwarded(host, o.n8n_port) as local:
+                n8n.wait_until_serving(local)
+                session = n8n.connect(local, o.n8n_owner_email, login, setup=True)
+                if login != password:
+                    session.change_password(login, password)
 
         python.call(name="G6: n8n owner account" + (" (password rotated)" if login != password else ""),
                     function=owner)
@@ -67,7 +70,7 @@ def resource_monitor(cfg: Storage) -> None:
         diff = workflow_differences(have, want)
         if diff:
             run, wid = compose(cfg, "exec", "-T", name, "n8n"), shlex.quote(want["id"])
-            ready = f"curl -fsS -o /dev/null {n8n_url(cfg)}/rest/settings"
+            ready = f"curl -fsS -o /dev/null http://127.0.0.1:{o.n8n_port}/rest/settings"  # on the host
             server.shell(name=f"G6: import and activate the resource monitor ({'; '.join(diff)})", commands=[
                 f"{run} import:workflow --input={CONTAINER_DIR}/{WORKFLOW_FILE}",
                 f"{run} update:workflow --id={wid} --active=true",

@@ -168,8 +168,13 @@ def uptime_monitors(cfg: Storage) -> None:
     if not any(changes.values()):
         return
 
-    def sync() -> None:
-        client = kuma.connect(url, user, login, setup=True)
+    def sync() -> None:  # on the host's loopback: until it has its admin, Uptime Kuma is published nowhere else
+        from hydra_ops.tunnel import forwarded
+
+        with forwarded(host, cfg.monitoring.uptime_kuma_port) as local:
+            _sync(kuma.connect(local, user, login, setup=True))
+
+    def _sync(client: Any) -> None:
         try:
             if login != password:
                 client.change_password(login, password)

@@ -28,6 +28,7 @@ def deploy_stack() -> None:
     from hydra_ops.services.agents import agent_files
     from hydra_ops.services.litellm.debian import cpu_fallback_models, litellm_gateway
     from hydra_ops.services.litellm.options import secret_env
+    from hydra_ops.services.monitoring import claims
     from hydra_ops.services.monitoring.resource_monitor import resource_monitor
     from hydra_ops.services.monitoring.stack import config_files as monitoring_files
     from hydra_ops.services.monitoring.stack import uptime_monitors
@@ -51,7 +52,8 @@ def deploy_stack() -> None:
                                           f"{platform} deploys/monitoring.py installs the node exporter on the host"])
     check_host(s, cfg.redis, host.get_fact(HostResources), host.name)
     existing = existing_compose(f"{s.stack_dir}/{COMPOSE_FILE}")
-    doc = compose_doc(cfg, existing)
+    unclaimed = claims.unclaimed(cfg)  # published on loopback only until the deploy made their owner
+    doc = compose_doc(cfg, existing, unclaimed)
     check_ports(doc, s.stack_services, s.compose_project, host.get_fact(PortHolders),
                 host.name)
     redis_name, litellm_name, cpu_name = (s.named(r) for r in ("redis", "litellm", "ollama-cpu"))
@@ -82,4 +84,5 @@ def deploy_stack() -> None:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)
     resource_monitor(cfg)
+    claims.publish(cfg, existing, unclaimed)
     secret_files(only=logins)

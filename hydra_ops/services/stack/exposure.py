@@ -1,7 +1,9 @@
 """Which stack services may be reached from other hosts. A service whose API has no authentication and can act
 (the CPU Ollama pulls and deletes models, Alertmanager silences every alert, Prometheus serves its admin and query
 APIs) is published on the storage host's loopback only; other stack services reach it by its name on the
-project's network, and the operator's tools read it on the host (over SSH)."""
+project's network, and the operator's tools read it on the host (over SSH). A service whose first visitor becomes
+its owner (n8n, Uptime Kuma) is published on loopback, where the deploy makes its owner through the host's SSH
+connection, and beyond loopback only once that owner exists."""
 
 from __future__ import annotations
 
@@ -14,12 +16,27 @@ if TYPE_CHECKING:
 
 #: roles whose port answers anyone with admin powers: published on 127.0.0.1 only
 LOOPBACK_ROLES = frozenset({"ollama-cpu", "prometheus", "alertmanager"})
+#: roles claimed by their first visitor: on loopback always, beyond it once the deploy made the owner
+CLAIMED_ROLES = frozenset({"n8n", "uptime-kuma"})
 LOOPBACK = "127.0.0.1"
 
 
 def publish_address(role: str, address: str) -> str:
-    """Where a service of `role` publishes a port mapping without an address: loopback for the admin roles."""
-    return LOOPBACK if role in LOOPBACK_ROLES else address
+    """Where a service of `role` answers on the host for checks run there: loopback for the admin roles and the
+    claimed ones (always published there), else the publish address."""
+    return LOOPBACK if role in LOOPBACK_ROLES | CLAIMED_ROLES else address
+
+
+def mappings(role: str, mapping: str, address: str, unclaimed: bool = False) -> list[str]:
+    """A port mapping as published: on `address` unless it names one; the admin roles on loopback only; a claimed
+    role on loopback, and also beyond it unless it is still `unclaimed`."""
+    if role in LOOPBACK_ROLES and mapping.count(":") < 2:
+        return [f"{LOOPBACK}:{mapping}"]
+    public = mapping if mapping.count(":") == 2 else f"{address}:{mapping}"
+    if role not in CLAIMED_ROLES:
+        return [public]
+    local = f"{LOOPBACK}:{public.split(':', 1)[1]}"
+    return [local] if unclaimed or public == local else [local, public]
 
 
 def problems(stack: StackOptions, litellm: LitellmOptions | None, host: str) -> list[str]:

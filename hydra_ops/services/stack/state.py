@@ -5,7 +5,7 @@ the shell test that says each service answers."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -40,8 +40,10 @@ def compose(cfg: Storage, *args: str) -> str:
     return f"cd {shlex.quote(s.stack_dir)} && " + " ".join(shlex.quote(w) for w in words)
 
 
-def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The compose document: our services from group data, merged into the existing project's (if any)."""
+def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None,
+                unclaimed: Collection[str] = ()) -> dict[str, Any]:
+    """The compose document: our services from group data, merged into the existing project's (if any);
+    unclaimed: services without their owner yet, published on loopback only (exposure.py)."""
     before = dict((existing or {}).get("services") or {})
     services, volumes = {}, {}
     for name, svc in cfg.stack.stack_services.items():
@@ -61,18 +63,14 @@ def compose_doc(cfg: Storage, existing: Mapping[str, Any] | None = None) -> dict
             spec["volumes"] = [*spec.get("volumes", []), mount]
             if volume:
                 volumes[volume] = {}
-        address = exposure.publish_address(cfg.stack.role_of(name), cfg.publish_address)
-        ports = [published(p, address) for p in [*spec.get("ports", []), *svc.ports]]
+        role = cfg.stack.role_of(name)
+        ports = [m for p in [*spec.get("ports", []), *svc.ports]
+                 for m in exposure.mappings(role, p, cfg.publish_address, name in unclaimed)]
         if ports:
             spec["ports"] = list(dict.fromkeys(ports))
         services[name] = spec
     return adopted({"version": "2.4", "services": services, "volumes": volumes}, existing,
                    delivered(services, cfg.secret_dir, SECRET_FILES), f"{cfg.stack.stack_dir}/{COMPOSE_FILE}")
-
-
-def published(mapping: str, address: str) -> str:
-    """A port mapping with its address: 'host:container' goes on the publish address, never every interface."""
-    return mapping if mapping.count(":") == 2 else f"{address}:{mapping}"
 
 
 def compose_yml(cfg: Storage, existing: Mapping[str, Any] | None = None,
