@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import yaml
 
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
@@ -45,8 +46,8 @@ def test_promote_then_rollback_returns_v2_unchanged(local_cluster: Cluster, ai_h
 
     switch("canary", local_cluster.inventory, group_file, ai_hosts, log=lambda *_: None)
     assert serving_dir(local_cluster) == v3_dir
-    assert "backend: exllamav3" in local_cluster.ssh(AI, f"cat {v3_dir}/config.yml").stdout
-    assert "port: 5000" in local_cluster.ssh(AI, f"cat {v3_dir}/config.yml").stdout
+    served = yaml.safe_load(local_cluster.ssh(AI, f"cat {v3_dir}/config.yml").stdout)
+    assert (served["model"]["backend"], served["network"]["port"]) == ("exllamav3", 5000)
     assert local_cluster.ssh(AI, "systemctl is-active tabbyapi-canary", check=False).stdout.strip() == "inactive"
     backup = local_cluster.ssh(AI, "ls -d /var/backups/hydra-ops/tabbyapi/*-" + v2_dir.rsplit("/", 1)[1]
                                + " | tail -1").stdout.strip()

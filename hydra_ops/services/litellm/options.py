@@ -13,7 +13,8 @@ from hydra_ops.services.stack.options import StackOptions
 from hydra_ops.settings import Options, Port, pattern
 
 _MODEL = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?")
-_TEXT = re.compile(r"[^\"\\\n\r\0]*")
+#: a double-quoted YAML scalar's text: printable (no control or line-separator characters), no quote or backslash
+_TEXT = re.compile(r"[^\"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]*")
 
 
 def _pattern(regex: str, what: str) -> AfterValidator:
@@ -24,7 +25,7 @@ Key = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]*", "a name (letters, 
 HostName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9.-]*", "an inventory host or stack service name")]
 UrlPath = Annotated[str, _pattern(r"(/[A-Za-z0-9._~-]+)*", "a URL path like /v1 (or empty)")]
 ModelId = Annotated[str, _pattern(r"[a-z0-9_-]+/[A-Za-z0-9._:/-]+", "a provider/model id like ollama/qwen2.5:7b")]
-Text = Annotated[str, _pattern(_TEXT.pattern, "one line without quotes or backslashes")]
+Text = Annotated[str, _pattern(_TEXT.pattern, "one line without quotes or backslashes (printable characters)")]
 SecretName = Annotated[str, _pattern(r"[a-z][a-z0-9_]*", "a secret name")]
 OllamaModel = Annotated[str, _pattern(_MODEL.pattern, "a model name like qwen2.5:7b")]
 

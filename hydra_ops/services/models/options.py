@@ -9,16 +9,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from hydra_ops.settings import AbsPath, Options, Url, load, pattern
 
-_file = pattern(r"^[\w.-]+(/[\w.-]+)*$", "a safe relative file name")
+#: one path component: ASCII letters, digits, . _ - (Python's \w takes every script's letters and digits), never
+#: "." or ".." (a model's dest or revision joined under a directory must stay inside it)
+_PART = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+"
+_file = pattern(rf"^{_PART}(/{_PART})*$", "a safe relative file name")
 _sha = pattern(r"^[0-9a-f]{64}$", "a sha256")
-Plain = Annotated[str, AfterValidator(pattern(r"^[\w.-]+$", "a plain name (letters, digits, . _ -)"))]
+Plain = Annotated[str, AfterValidator(pattern(rf"^{_PART}$", "a plain name (letters, digits, . _ -; not . or ..)"))]
 
 
 class Model(BaseModel):
     """One model: fetched as <base>/<repo>/resolve/<revision>/<file> into <tabby_model_dir>/<dest>."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    repo: Annotated[str, AfterValidator(pattern(r"^[\w.-]+/[\w.-]+$", "owner/name"))] = Field(
+    repo: Annotated[str, AfterValidator(pattern(rf"^{_PART}/{_PART}$", "owner/name"))] = Field(
         description="Repository on the mirror, owner/name.")
     revision: Plain = Field(description="Branch or commit of that repository.")
     dest: Plain = Field(description="Directory name under tabby_model_dir.")

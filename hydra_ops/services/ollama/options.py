@@ -97,7 +97,7 @@ class OllamaOptions(Options):
                                                                       "answer before the deploy fails.")
     ollama_drain_timeout: int = Field(300, ge=0, le=3600, description="Debian: seconds a changed instance may take "
                                       "to finish its requests once out of the LB, before it is restarted anyway.")
-    ollama_legacy_unit: Annotated[str, Field(pattern=r"^[\w@.-]+\.service$")] = Field(
+    ollama_legacy_unit: Annotated[str, Field(pattern=r"^[A-Za-z0-9_@.-]{1,240}\.service$")] = Field(
         "ollama.service", description="The audit's single instance; retired so :11434 is never bound twice.")
 
     @field_validator("ollama_instances")

@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticError
 from hydra_ops.settings import AbsPath, Options, UserName, load, pattern
 
 SecretName = Annotated[str, AfterValidator(pattern(r"^[a-z][a-z0-9_]*$", "a lower_snake_case name", 64))]
-LocalPath = Annotated[str, AfterValidator(pattern(r"^[^\s'\"$`]+$", "a path on the operator's machine"))]
+LocalPath = Annotated[str, AfterValidator(pattern(r"^[^\s'\"$`\x00-\x1f\x7f]+$", "a path on the operator's machine"))]
 #: Keys of a plaintext source: a dotted YAML path (router_settings.redis_password) or a .env variable name.
 YAML_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

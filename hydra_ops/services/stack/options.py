@@ -10,7 +10,7 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hydra_ops import TEMPLATES
 from hydra_ops.settings import AbsPath, Options, PublishAddress, Sha256, Url
@@ -152,7 +152,7 @@ class Service(_Strict):
 class Build(_Strict):
     """An image built on the host: a Dockerfile template under templates/images/ and the values it renders with."""
 
-    template: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")]
+    template: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
     vars: dict[str, Any]
 
     @field_validator("template")
@@ -167,15 +167,31 @@ class Build(_Strict):
     def _plain(cls, values: dict[str, Any]) -> dict[str, Any]:
         """Numbers, flags, and one-line printable strings (or lists of them): a newline would start a Dockerfile
         instruction of its own (the templates quote each value for the shell)."""
-        def plain(v: Any) -> bool:
-            return isinstance(v, bool | int) or (isinstance(v, str) and len(v) <= 4096 and v.isprintable())
+        def plain(v: Any) -> bool:  # a trailing backslash would continue the Dockerfile line into the next
+            return isinstance(v, bool | int) or (isinstance(v, str) and len(v) <= 4096 and v.isprintable()
+                                                 and not v.endswith("\\"))
 
         bad = [k for k, v in values.items() if not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", k)
                or not (plain(v) or (isinstance(v, list) and all(isinstance(i, str) and plain(i) for i in v)))]
         if bad:
             raise ValueError(f"{', '.join(map(repr, bad))}: not a template variable with a number, flag or "
-                             "one-line text (or a list of texts)")
+                             "one-line text not ending in a backslash (or a list of texts)")
+        if "base" in values and not pinned(values["base"]):  # FROM's one word
+            raise ValueError(f"base {values['base']!r} is not a pinned image reference")
         return values
+
+    @model_validator(mode="after")
+    def _complete(self) -> Build:
+        """Every variable the template uses is given (a missing one would fail the deploy half-way)."""
+        from jinja2 import meta
+
+        from hydra_ops.render import _env
+
+        source = (TEMPLATES / "images" / self.template).read_text()
+        missing = sorted(meta.find_undeclared_variables(_env.parse(source)) - set(self.vars))
+        if missing:
+            raise ValueError(f"vars lacks {', '.join(missing)}, which templates/images/{self.template} uses")
+        return self
 
 
 class BaseImage(_Strict):

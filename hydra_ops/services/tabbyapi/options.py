@@ -87,7 +87,7 @@ class TabbyOptions(Options):
     tabby_port: Port = Field(5000, description="Port of the serving install (seed 002).")
     tabby_gpus: list[Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: [0, 1], description="CUDA_VISIBLE_DEVICES in nvidia-smi order (5090, 4090).")
-    tabby_pytorch_alloc_conf: Annotated[str, AfterValidator(pattern(r"^[\w:,.]+$", "an allocator setting"))] = \
+    tabby_pytorch_alloc_conf: Annotated[str, AfterValidator(pattern(r"^[A-Za-z0-9_:,.]+$", "an allocator setting"))] = \
         Field("expandable_segments:True", description="PYTORCH_CUDA_ALLOC_CONF (seed 002).")
     tabby_restart_sec: int = Field(30, ge=0, le=3600, description="RestartSec of Restart=on-failure (seed 002).")
     tabby_start_limit_burst: int = Field(5, ge=1, le=100, description="StartLimitBurst: a VRAM failure does not "
