@@ -30,3 +30,12 @@ def put(name: str, root: str, rel: str, text: str, mode: str) -> OperationMeta:
                      commands=[f"install -d -m 700 {q(keep)} && mkdir -p {q(dirname(backup))} && "
                                f"cp -p {q(dest)} {q(backup)}"])
     return files.put(name=name, dest=dest, src=StringIO(text), mode=mode)
+
+
+def put_back(root: str) -> str:
+    """Shell that copies every file this run kept aside under root back in place, setting $restored to their
+    number (0 when this run replaced none) and $dirs to the top-level directories they were in."""
+    kept = shlex.quote(f"{root}/{BACKUP_DIR}/{STAMP}")
+    return (f"restored=0; dirs=''; if [ -d {kept} ]; then restored=$(cd {kept} && find . -type f | wc -l); "
+            f"dirs=$(cd {kept} && find . -mindepth 2 -type f | cut -d/ -f2 | sort -u); "
+            f"(cd {kept} && find . -type f -exec cp -p --parents {{}} {shlex.quote(root)}/ \\;); fi")

@@ -18,6 +18,7 @@ AI = "hydra-ai"
 TABBY = "http://10.213.7.10:5000"
 LB = "http://10.213.7.11:11400"
 KEPT = "/var/lib/hydra-ops/previous"
+STORAGE = "hydra-storage"
 
 
 def digests(cluster: Cluster, host: str, paths: list[str]) -> dict[str, str]:
@@ -90,3 +91,30 @@ def test_lb_config_that_passes_nginx_t_but_fails_health_is_put_back(
     assert answers(f"{LB}/api/version")
     assert local_cluster.ssh(COMPUTE, f"test -e {KEPT}/nginx.service", check=False).returncode != 0
     assert deploy().no_op
+
+
+def test_a_stack_service_that_fails_health_gets_the_previous_compose_file_back(
+    local_cluster: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
+) -> None:
+    """A memory cap too small for LiteLLM (valid as a size): the new compose file recreates it, it never answers
+    its readiness check, and the previous compose file is back with LiteLLM answering on it."""
+    import runpy
+
+    from hydra_ops import PROJECT_ROOT
+
+    converged(deploy, "deploys/storage.py")
+    compose_file = "/opt/hydra-stack/docker-compose.yml"
+    before = digests(local_cluster, STORAGE, [compose_file])
+    services = runpy.run_path(str(PROJECT_ROOT / "devcluster/local/group_data/storage.py"))["stack_services"]
+    services["litellm"] = {**services["litellm"], "mem_limit": "24m"}
+
+    bad = deploy(f"stack_services = {services!r}\nstack_ready_timeout = 60\n", tmp_path,
+                 target="deploys/storage.py", group="storage")
+    output = bad.stdout + bad.stderr
+    assert not bad.ok, "a LiteLLM that never answers its readiness check was reported deployed"
+    assert "litellm failed its health check (curl -fsS -o /dev/null http://10.213.7.12:4000/health/readiness): " \
+           "the previous 1 file(s) were restored and the project brought up on them; the previous version answers " \
+           "again" in output, output[-3000:]
+    assert digests(local_cluster, STORAGE, [compose_file]) == before
+    assert answers("http://10.213.7.12:4000/health/readiness")
+    assert deploy(target="deploys/storage.py").no_op

@@ -30,6 +30,11 @@ SecretName = Annotated[str, _pattern(r"[a-z][a-z0-9_]*", "a secret name")]
 OllamaModel = Annotated[str, _pattern(_MODEL.pattern, "a model name like qwen2.5:7b")]
 
 
+#: the strategies LiteLLM's router accepts (router_utils/routing_groups.py); any other stops it at start
+RoutingStrategy = Literal["simple-shuffle", "lar1", "least-busy", "latency-based-routing", "cost-based-routing",
+                          "usage-based-routing-v2", "usage-based-routing", "provider-budget-routing"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -95,7 +100,7 @@ class LitellmOptions(Options):
     litellm_num_retries: int = Field(2, ge=0, le=10, description="Retries on the same model before falling back.")
     litellm_request_timeout: int = Field(600, ge=1, le=86400, description="Seconds before a backend call is "
                                                                           "abandoned (70B first tokens are slow).")
-    litellm_routing_strategy: Annotated[str, Field(pattern=r"^[a-z-]{1,64}$")] = Field(
+    litellm_routing_strategy: RoutingStrategy = Field(
         "simple-shuffle", description="Router strategy (the seed's usage-based-routing needs TPM limits the model "
                                       "list lacks; the LB already balances the 7B pair).")
     litellm_drop_params: bool = Field(True, description="Drop OpenAI parameters a backend does not take instead "

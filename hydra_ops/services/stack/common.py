@@ -82,9 +82,26 @@ def converge(gap: str, cfg: Storage, compose_file: OperationMeta, images: list[O
     for service, check in ready.items():
         if service in services:
             server.shell(name=f"{gap}: wait for {service} to answer", _if=any_changed(up, *restarted),
-                         commands=[f"timeout {int(timeout)} sh -c {shlex.quote(f'until {check}; do sleep 0.5; done')}"
-                                   f" || {{ echo '{service} did not answer' >&2; "
-                                   f"{compose(cfg, 'logs', '--tail', '30', service)} >&2; exit 1; }}"])
+                         commands=[wait_or_put_back(cfg, service, check, timeout)])
+
+
+def wait_or_put_back(cfg: Storage, service: str, check: str, timeout: int) -> str:
+    """Shell: wait (bounded) until `check` passes; if it never does, print the service's logs, put back the files
+    this run replaced in the project (backup.put kept them), bring the project up on them (restarting the services
+    whose files came back), wait again and fail naming the check and whether the previous version answers.
+    Secret files (secret_dir) are not kept by backup.put and stay as this run wrote them."""
+    q, up = shlex.quote, compose(cfg, "up", "-d")
+    # a service whose mounted files came back runs on them only once restarted (its directory is named after it)
+    again = (f"{up} >&2 && for d in $dirs; do case \" {' '.join(cfg.stack.stack_services)} \" in *\" $d \"*) "
+             f"{compose(cfg, 'restart')} \"$d\" >&2;; esac; done")
+    wait = f"timeout {int(timeout)} sh -c {q(f'until {check}; do sleep 0.5; done')}"
+    told = f"{service} failed its health check ({check})"
+    return (f"if ! {wait}; then echo {q(f'{service} did not answer')} >&2; "
+            f"{compose(cfg, 'logs', '--tail', '30', service)} >&2; {backup.put_back(cfg.stack.stack_dir)}; "
+            f"if [ \"$restored\" -gt 0 ]; then {again}; if {wait}; then echo {q(told)}\": the previous \"$restored\""
+            f" file(s) were restored and the project brought up on them; the previous version answers again\" >&2; "
+            f"else echo {q(told)}\": the previous files were restored; it does not answer either\" >&2; fi; "
+            f"else echo {q(told + ': no previous files to put back (this run replaced none)')} >&2; fi; exit 1; fi")
 
 
 def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
@@ -130,4 +147,4 @@ def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Map
                                f"ids=$(docker ps -aq --filter label=com.docker.compose.project="
                                f"{shlex.quote(s.compose_project)} --filter label=com.docker.compose.service=$s); "
                                "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null; done"])
-    converge("Stack", cfg, compose_file, images, mounts, readiness(cfg))
+    converge("Stack", cfg, compose_file, images, mounts, readiness(cfg), cfg.stack.stack_ready_timeout)

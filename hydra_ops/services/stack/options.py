@@ -256,6 +256,8 @@ class StackOptions(Options):
         None, description="Address ports without one are published on (the host's LAN address); None: the host's "
                           "inventory address (ssh_hostname), which must then be an IP. Never every interface.")
     compose_project: Name = Field("hydra-stack", description="Compose project name; container names derive from it.")
+    stack_ready_timeout: int = Field(300, ge=10, le=3600, description="Seconds a changed service may take to pass its "
+                                     "readiness check; then the run's replaced files are put back (docs/rollback.md).")
     host_reserved_cpuset: Cpuset | None = Field(
         "0-7", description="Cores kept for the OS and docker, no service there; None for none (seed 001 Part 4).")
     host_memory_headroom: DockerSize = Field(
