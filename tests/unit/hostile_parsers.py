@@ -100,8 +100,9 @@ def structure(fmt: str, text: str) -> tuple[Any, list[str]]:
         return len(env), [*env, *env.values()]
     if fmt in ("sh", "cmd", "redis"):
         lines = [_words(ln) for ln in text.splitlines()] if fmt == "redis" else [_words(text)]
-        return [(ws[:1], len(ws)) for ws in lines] + [text.count("\n") if fmt == "cmd" else 0], \
-            [w for ws in lines for w in ws]
+        # a redis.conf line's first word is its directive; a command's may be a path built from the value itself
+        return [(ws[:1] if fmt == "redis" else [], len(ws)) for ws in lines] + \
+            [text.count("\n") if fmt == "cmd" else 0], [w for ws in lines for w in ws]
     if fmt == "dockerfile":
         return _dockerfile(text)
     if fmt == "argv":  # what execve takes: strings without NUL

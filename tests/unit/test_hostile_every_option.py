@@ -188,7 +188,8 @@ def _reference(model: type[Options], field: str, path: tuple) -> tuple[dict, dic
 @pytest.mark.parametrize(("model", "field", "path"), SITES,
                          ids=[f"{m.__name__}.{f}" + "".join(f"[{a}]" if k != "K" else "<key>" for k, a in p)
                               for m, f, p in SITES])
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomized: CI sees the same draws on every run (a draw a change breaks fails every run, not one in ten)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(values=st.lists(HOSTILE, min_size=1, max_size=3))
 @example(values=ISSUE)
 def test_a_hostile_value_is_refused_or_parsed_back_verbatim(model: type[Options], field: str, path: tuple,

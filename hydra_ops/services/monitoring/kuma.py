@@ -123,12 +123,15 @@ class Unclaimed(Exception):
     """Uptime Kuma answers but has no admin yet (its first-run page is open to whoever comes first)."""
 
 
+#: seconds a call may take: a busy server answers a login only after it sent the monitor and heartbeat lists
+TIMEOUT = 60
+
 def needs_setup(url: str) -> bool:
     """Whether the instance at url has no admin yet (asked without logging in); NotRunning when nothing answers."""
     from uptime_kuma_api import UptimeKumaApi, UptimeKumaException
 
     try:
-        api = UptimeKumaApi(url, timeout=30)
+        api = UptimeKumaApi(url, timeout=TIMEOUT)
     except UptimeKumaException:
         raise NotRunning(url) from None
     try:
@@ -144,7 +147,7 @@ def connect(url: str, username: str, password: str, setup: bool = False) -> Any:
     from uptime_kuma_api import UptimeKumaApi, UptimeKumaException
 
     try:
-        api = UptimeKumaApi(url, timeout=30)
+        api = UptimeKumaApi(url, timeout=TIMEOUT)
     except UptimeKumaException:
         raise NotRunning(url) from None
     try:
