@@ -55,5 +55,8 @@ def snapshot(cluster: Cluster) -> str:
                                        "--time-style=full-iso /etc/systemd/system /etc/sollol /opt /etc/nginx "
                                        "/var/lib/ollama 2>&1; "
                                        "{ docker ps -a --format '{{.Names}} {{.ID}} {{.Status}}' 2>/dev/null || true; "
-                                       "} | sed 's/Up [^(]*//'; ss -ltnH | awk '{print $4}' | sort").stdout)
+                                       "} | sed 's/Up [^(]*//'; ss -ltnH | awk '{print $4}' | "
+                                       # Ray's workers (loopback, ephemeral ports) come and go by themselves
+                                       "grep -Ev '^(127[.]0[.]0[.]1|[[]::ffff:127[.]0[.]0[.]1[]]):"
+                                       "(3[2-9][0-9]{3}|[4-6][0-9]{4})$' | sort").stdout)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
