@@ -12,6 +12,7 @@ import requests
 
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
+from tests.claimer import Claimer, forget_owners
 from tests.integration.conftest import COMPUTE, converged
 
 AI = "hydra-ai"
@@ -97,7 +98,9 @@ def test_a_stack_service_that_fails_health_gets_the_previous_compose_file_back(
     local_cluster: Cluster, deploy: Callable[..., DeployResult], tmp_path: Path,
 ) -> None:
     """A memory cap too small for LiteLLM (valid as a size): the new compose file recreates it, it never answers
-    its readiness check, and the previous compose file is back with LiteLLM answering on it."""
+    its readiness check, and the previous compose file is back with LiteLLM answering on it. n8n and Uptime Kuma,
+    new and without an owner during that deploy, stay stopped: the previous file publishes them beyond loopback,
+    where someone on the LAN keeps trying to claim them."""
     import runpy
 
     from hydra_ops import PROJECT_ROOT
@@ -108,13 +111,21 @@ def test_a_stack_service_that_fails_health_gets_the_previous_compose_file_back(
     services = runpy.run_path(str(PROJECT_ROOT / "devcluster/local/group_data/storage.py"))["stack_services"]
     services["litellm"] = {**services["litellm"], "mem_limit": "24m"}
 
-    bad = deploy(f"stack_services = {services!r}\nstack_ready_timeout = 60\n", tmp_path,
-                 target="deploys/storage.py", group="storage")
+    forget_owners(local_cluster)
+    with Claimer(local_cluster.host(STORAGE).address) as claimer:
+        bad = deploy(f"stack_services = {services!r}\nstack_ready_timeout = 60\n", tmp_path,
+                     target="deploys/storage.py", group="storage")
     output = bad.stdout + bad.stderr
+    assert claimer.claimed == [] and claimer.attempts > 10, (claimer.claimed, claimer.attempts)
+    assert "n8n, uptime-kuma: kept stopped (no owner yet" in output, output[-3000:]
     assert not bad.ok, "a LiteLLM that never answers its readiness check was reported deployed"
     assert "litellm failed its health check (curl -fsS -o /dev/null http://10.213.7.12:4000/health/readiness): " \
            "the previous 1 file(s) were restored and the project brought up on them; the previous version answers " \
            "again" in output, output[-3000:]
     assert digests(local_cluster, STORAGE, [compose_file]) == before
     assert answers("http://10.213.7.12:4000/health/readiness")
+    running = local_cluster.ssh(STORAGE, "for s in n8n uptime-kuma litellm; do echo $s $(docker ps -q --filter "
+                                         "label=com.docker.compose.service=$s | wc -l); done").stdout.split()
+    assert running == ["n8n", "0", "uptime-kuma", "0", "litellm", "1"]
+    converged(deploy, "deploys/storage.py")  # their owners first, then published
     assert deploy(target="deploys/storage.py").no_op

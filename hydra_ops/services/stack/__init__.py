@@ -79,7 +79,7 @@ def deploy_stack() -> None:
     mounts.update(common.role_files(cfg))
     mounts.update(monitoring_files(cfg))
     # Unraid: the engine was checked by check_host, the project is adopted in place; Debian: the engine from apt
-    (common.apply if platform == "unraid" else debian.apply)(cfg, mounts, existing, doc)
+    (common.apply if platform == "unraid" else debian.apply)(cfg, mounts, existing, doc, unclaimed)
     if cpu_name:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +65,10 @@ def built_images(gap: str, stack_dir: str, builds: Mapping[str, Build], bases: l
 
 
 def converge(gap: str, cfg: Storage, compose_file: OperationMeta, images: list[OperationMeta],
-             mounts: Mapping[str, list[OperationMeta]], ready: Mapping[str, str], timeout: int = 300) -> None:
+             mounts: Mapping[str, list[OperationMeta]], ready: Mapping[str, str], timeout: int = 300,
+             unclaimed: Collection[str] = ()) -> None:
     """`up -d` when the compose file or an image changed or a service is not running; restart a service whose
-    mounted files changed; then wait (bounded) for each service's readiness command."""
+    mounted files changed; then wait (bounded) for each service's readiness command (unclaimed: wait_or_put_back)."""
     services = cfg.stack.stack_services
     running = host.get_fact(ComposeContainers, project=cfg.stack.compose_project)
     down = sorted(s for s in services if running.get(s, {}).get("state") != "running")
@@ -82,17 +83,25 @@ def converge(gap: str, cfg: Storage, compose_file: OperationMeta, images: list[O
     for service, check in ready.items():
         if service in services:
             server.shell(name=f"{gap}: wait for {service} to answer", _if=any_changed(up, *restarted),
-                         commands=[wait_or_put_back(cfg, service, check, timeout)])
+                         commands=[wait_or_put_back(cfg, service, check, timeout, unclaimed)])
 
 
-def wait_or_put_back(cfg: Storage, service: str, check: str, timeout: int) -> str:
+def wait_or_put_back(cfg: Storage, service: str, check: str, timeout: int, unclaimed: Collection[str] = ()) -> str:
     """Shell: wait (bounded) until `check` passes; if it never does, print the service's logs, put back the files
     this run replaced in the project (backup.put kept them), bring the project up on them (restarting the services
     whose files came back), wait again and fail naming the check and whether the previous version answers.
-    Secret files (secret_dir) are not kept by backup.put and stay as this run wrote them."""
-    q, up = shlex.quote, compose(cfg, "up", "-d")
+    Secret files (secret_dir) are not kept by backup.put and stay as this run wrote them. The `unclaimed` services
+    (no owner yet) are removed, not brought up: the previous file may publish them beyond loopback (exposure.py)."""
+    q, names = shlex.quote, list(cfg.stack.stack_services)
+    held = sorted(n for n in names if n in unclaimed)
+    up = compose(cfg, "up", "-d")
+    if held:
+        names = [n for n in names if n not in held]
+        note = f"{', '.join(held)}: kept stopped (no owner yet; the previous file may publish them beyond loopback)"
+        up = f"{compose(cfg, 'rm', '-s', '-f', *held)} >&2 && echo {q(note)} >&2" + (
+            f" && {compose(cfg, 'up', '-d', '--no-deps', *names)}" if names else "")
     # a service whose mounted files came back runs on them only once restarted (its directory is named after it)
-    again = (f"{up} >&2 && for d in $dirs; do case \" {' '.join(cfg.stack.stack_services)} \" in *\" $d \"*) "
+    again = (f"{up} >&2 && for d in $dirs; do case \" {' '.join(names)} \" in *\" $d \"*) "
              f"{compose(cfg, 'restart')} \"$d\" >&2;; esac; done")
     wait = f"timeout {int(timeout)} sh -c {q(f'until {check}; do sleep 0.5; done')}"
     told = f"{service} failed its health check ({check})"
@@ -130,9 +139,9 @@ def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
 
 
 def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None,
-          doc: Mapping[str, Any]) -> None:
+          doc: Mapping[str, Any], unclaimed: Collection[str] = ()) -> None:
     """Images, compose file (merged into existing, the project's parsed file or None), then converge: mounts maps
-    a service to the ops whose change restarts it."""
+    a service to the ops whose change restarts it; unclaimed: services without their owner yet (claims.py)."""
     s = cfg.stack
     files.directory(name="Stack: project directory", path=s.stack_dir, mode="755")
     used = {svc.image for svc in s.stack_services.values()}  # a build no service runs is not built
@@ -147,4 +156,4 @@ def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Map
                                f"ids=$(docker ps -aq --filter label=com.docker.compose.project="
                                f"{shlex.quote(s.compose_project)} --filter label=com.docker.compose.service=$s); "
                                "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null; done"])
-    converge("Stack", cfg, compose_file, images, mounts, readiness(cfg), cfg.stack.stack_ready_timeout)
+    converge("Stack", cfg, compose_file, images, mounts, readiness(cfg), cfg.stack.stack_ready_timeout, unclaimed)

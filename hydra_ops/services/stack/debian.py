@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyinfra import host
@@ -88,7 +88,7 @@ def compose_check(gap: str, compose: Sequence[str], setting: str) -> None:
 
 
 def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Mapping[str, Any] | None,
-          doc: Mapping[str, Any]) -> None:
+          doc: Mapping[str, Any], unclaimed: Collection[str] = ()) -> None:
     """Engine (apt where there is none), then the stack."""
     engine("Stack", cfg.stack.docker_packages)
-    common.apply(cfg, mounts, existing, doc)
+    common.apply(cfg, mounts, existing, doc, unclaimed)
