@@ -16,15 +16,18 @@ STORAGE = "hydra-storage"
 
 
 def forget_owners(cluster: Cluster) -> None:
-    """Remove n8n's and Uptime Kuma's containers and data volumes on the storage host: the next deploy starts
-    them new, without an owner."""
+    """Remove n8n's and Uptime Kuma's containers and data volumes on the storage host (each removal checked): the
+    next deploy starts them new, without an owner."""
     project = cluster.ssh(STORAGE, "docker inspect -f '{{index .Config.Labels \"com.docker.compose.project\"}}' "
-                                   "$(docker ps -aq --filter label=com.docker.compose.service=n8n)").stdout.strip()
-    cluster.ssh(STORAGE, "for s in n8n uptime-kuma; do "
-                         f"docker rm -f $(docker ps -aq --filter label=com.docker.compose.project={project} "
-                         "--filter label=com.docker.compose.service=$s) >/dev/null; "
-                         f"docker volume rm $(docker volume ls -q --filter label=com.docker.compose.project="
-                         f"{project} --filter label=com.docker.compose.volume=$s-data) >/dev/null; done")
+                                   "$(docker ps -aq --filter label=com.docker.compose.service=n8n)").stdout.split()
+    assert len(set(project)) == 1, project
+    of = f"--filter label=com.docker.compose.project={project[0]}"
+    ps = f"docker ps -aq {of} --filter label=com.docker.compose.service=$s"
+    volumes = f"docker volume ls -q {of} --filter label=com.docker.compose.volume=$s-data"
+    left = cluster.ssh(STORAGE, f"set -e; for s in n8n uptime-kuma; do docker rm -f $({ps}) >/dev/null; "
+                                f"docker volume rm $({volumes}) >/dev/null; "
+                                f"echo $s $({ps} | wc -l) $({volumes} | wc -l); done").stdout.splitlines()
+    assert left == ["n8n 0 0", "uptime-kuma 0 0"], left
 
 
 class Claimer:

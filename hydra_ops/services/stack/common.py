@@ -95,22 +95,36 @@ def wait_or_put_back(cfg: Storage, service: str, check: str, timeout: int, uncla
     q, names = shlex.quote, list(cfg.stack.stack_services)
     held = sorted(n for n in names if n in unclaimed)
     up = compose(cfg, "up", "-d")
-    if held:
+    if held:  # removed by compose's labels: the previous file may not define them
         names = [n for n in names if n not in held]
         note = f"{', '.join(held)}: kept stopped (no owner yet; the previous file may publish them beyond loopback)"
-        up = f"{compose(cfg, 'rm', '-s', '-f', *held)} >&2 && echo {q(note)} >&2" + (
-            f" && {compose(cfg, 'up', '-d', '--no-deps', *names)}" if names else "")
+        up = (f"{remove_containers(cfg.stack.compose_project, held)} && echo {q(note)} >&2 && "
+              f"svcs=$({compose(cfg, 'config', '--services')} | grep -vxF {' '.join(f'-e {q(n)}' for n in held)} "
+              f"|| true) && {{ [ -z \"$svcs\" ] || {{ {compose(cfg, 'up', '-d', '--no-deps')} $svcs; }}; }}")
     # a service whose mounted files came back runs on them only once restarted (its directory is named after it)
     again = (f"{up} >&2 && for d in $dirs; do case \" {' '.join(names)} \" in *\" $d \"*) "
              f"{compose(cfg, 'restart')} \"$d\" >&2;; esac; done")
     wait = f"timeout {int(timeout)} sh -c {q(f'until {check}; do sleep 0.5; done')}"
     told = f"{service} failed its health check ({check})"
+    if service in held:  # stays stopped: waiting for it again could only time out
+        after = f"{again}; echo {q(told + ': it has no owner yet and stays stopped; the previous files were restored')}"
+    else:
+        after = (f"{again}; if {wait}; then echo {q(told)}\": the previous \"$restored\" file(s) were restored and "
+                 f"the project brought up on them; the previous version answers again\" >&2; "
+                 f"else echo {q(told)}\": the previous files were restored; it does not answer either\" >&2; fi")
     return (f"if ! {wait}; then echo {q(f'{service} did not answer')} >&2; "
             f"{compose(cfg, 'logs', '--tail', '30', service)} >&2; {backup.put_back(cfg.stack.stack_dir)}; "
-            f"if [ \"$restored\" -gt 0 ]; then {again}; if {wait}; then echo {q(told)}\": the previous \"$restored\""
-            f" file(s) were restored and the project brought up on them; the previous version answers again\" >&2; "
-            f"else echo {q(told)}\": the previous files were restored; it does not answer either\" >&2; fi; "
+            f"if [ \"$restored\" -gt 0 ]; then {after} >&2; "
             f"else echo {q(told + ': no previous files to put back (this run replaced none)')} >&2; fi; exit 1; fi")
+
+
+def remove_containers(project: str, services: Collection[str]) -> str:
+    """Shell: remove the project's containers of these services (found by compose's labels, whatever the
+    compose file on disk defines)."""
+    return (f"rc=0; for s in {' '.join(shlex.quote(n) for n in services)}; do "
+            f"ids=$(docker ps -aq --filter label=com.docker.compose.project={shlex.quote(project)} "
+            "--filter label=com.docker.compose.service=$s) || rc=1; "
+            "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null || rc=1; done; [ \"$rc\" = 0 ]")
 
 
 def role_files(cfg: Storage) -> dict[str, list[OperationMeta]]:
@@ -152,8 +166,5 @@ def apply(cfg: Storage, mounts: Mapping[str, list[OperationMeta]], existing: Map
     gone = dropped(existing, doc)
     if gone:
         server.shell(name=f"Stack: remove services group data dropped ({', '.join(gone)})",
-                     commands=[f"for s in {' '.join(shlex.quote(n) for n in gone)}; do "
-                               f"ids=$(docker ps -aq --filter label=com.docker.compose.project="
-                               f"{shlex.quote(s.compose_project)} --filter label=com.docker.compose.service=$s); "
-                               "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null; done"])
+                     commands=[remove_containers(s.compose_project, gone)])
     converge("Stack", cfg, compose_file, images, mounts, readiness(cfg), cfg.stack.stack_ready_timeout, unclaimed)
