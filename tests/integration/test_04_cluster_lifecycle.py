@@ -10,7 +10,8 @@ from devcluster.local.procs import nspawn_pids
 
 
 def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
-    spec = Spec(Net("hydrabrT", "10.213.9.1", 24), 8809, [HostSpec("hydra-probe", "compute", "10.213.9.20")])
+    # a subnet and artifact port of its own: the three flavours' clusters may be up beside it (scripts/test.sh)
+    spec = Spec(Net("hydrabrT", "10.213.99.1", 24), 8899, [HostSpec("hydra-probe", "compute", "10.213.99.20")])
     cluster = Cluster(state_dir=tmp_path / "probe", spec=spec)
     try:
         cluster.up(log=lambda *_: None)
