@@ -92,3 +92,19 @@ class DockerOwners(FactBase[dict[str, str]]):
     def process(self, output: list[str]) -> dict[str, str]:
         return {key: value.strip() for key, _, value in (line.strip().partition("=") for line in output)
                 if key in ("docker", "dockerd")}
+
+
+class DockerGuard(FactBase[str]):
+    """'in place', 'missing' (the guard script is there, its rules are not) or 'no script', for the stack's
+    docker guard at path (hydra_ops/stack_files/docker_guard.sh `--check`, which changes nothing)."""
+
+    def command(self, path: str) -> str:
+        q = shlex.quote(path)
+        return (f"if [ ! -f {q} ]; then echo 'no script'; elif sh {q} --check; then echo 'in place'; "
+                "else echo missing; fi")
+
+    def process(self, output: list[str]) -> str:
+        answer = " ".join(output).strip()
+        if answer not in ("in place", "missing", "no script"):
+            raise ValueError(f"unexpected answer from the docker guard check: {answer!r}")
+        return answer

@@ -272,3 +272,10 @@ class TestAdminSurfaces:
                 assert host.run(f"curl -sS -m 10 -o /dev/null http://127.0.0.1:{port}/").rc == 0, \
                     f"{target.name}: {name} does not answer on the host's loopback :{port}"
             assert reached == [], f"{target.name}: admin APIs reachable from another host: {reached}"
+
+    def test_the_docker_guard_keeps_containers_out_of_reach_of_routed_traffic(self, storage_hosts: list) -> None:
+        """Docker before 28 forwards to a published container port from any interface; the guard's rules must be
+        in DOCKER-USER (stack/guard.py)."""
+        for target, cfg, host, _ in storage_hosts:
+            check = host.run(f"sh {cfg.stack.stack_dir}/docker-guard.sh --check")
+            assert check.rc == 0, f"{target.name}: the docker guard's rules are not in place ({check.stderr.strip()})"

@@ -4,12 +4,16 @@ the stack's unauthenticated APIs (CPU Ollama, Prometheus, Alertmanager) listen o
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 import pytest
 
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
+from hydra_ops.services.stack.state import readiness
+from hydra_ops.services.storage import storage
+from hydra_ops.targets import load_inventory
 from tests.admin_surfaces import listening, survey
 from tests.claimer import Claimer, forget_owners
 from tests.integration.conftest import converged
@@ -49,5 +53,60 @@ def test_n8n_and_uptime_kuma_get_their_owner_before_anyone_else_can_reach_them(
     assert result.ok, result.errors()
     print(f"\nn8n and Uptime Kuma, new and unclaimed: {claimer.attempts} attempts from the LAN to claim them during "
           "the deploy, none succeeded; the deploy made both owners")
+    again = deploy(target="deploys/storage.py")
+    assert again.ok and again.no_op, again.errors() or again.changed
+
+
+#: the stack's loopback-only services as the lab runs them: (service, container port, an admin or private path)
+BEHIND_LOOPBACK = [("prometheus", 9090, "/api/v1/status/config"), ("alertmanager", 9093, "/api/v2/silences"),
+                   ("ollama-cpu", 11434, "/api/version"), ("n8n", 5678, "/rest/settings"),
+                   ("uptime-kuma", 3001, "/")]
+GUARD = "/opt/hydra-stack/docker-guard.sh"
+
+
+def container_answers(cluster: Cluster, subnet: str, targets: list[tuple[str, str, int, str]]) -> dict[str, str]:
+    """From hydra-ai, a LAN neighbour that routes the project's subnet through the storage host: the HTTP code
+    each container answers on its own address ('000' when nothing comes back)."""
+    route = f"{subnet} via {cluster.host(STORAGE).address}"
+    calls = "; ".join(f"echo {name} $(curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{ip}:{port}{path})"
+                      for name, ip, port, path in targets)
+    try:
+        cluster.ssh("hydra-ai", f"ip route replace {route}")
+        out = cluster.ssh("hydra-ai", calls, check=False).stdout
+    finally:
+        cluster.ssh("hydra-ai", f"ip route del {route}", check=False)
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_a_neighbour_routing_to_the_containers_reaches_none_of_the_loopback_services(
+        everything: DeployResult, local_cluster: Cluster, deploy: Callable[..., DeployResult]) -> None:
+    """Docker before 28 (Debian's is 20.10) forwards to a published container port from any interface
+    (moby#45610): the guard drops that; taken away, the same calls answer, and Docker's restart brings it back."""
+    services = " ".join(s for s, *_ in BEHIND_LOOPBACK)
+    info = local_cluster.ssh(STORAGE, "docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "
+                                      "$(docker network ls -q --filter label=com.docker.compose.project); "
+                                      f"for s in {services}; do docker inspect -f "
+                                      "'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "
+                                      "$(docker ps -q --filter label=com.docker.compose.service=$s); done")
+    subnet, *ips = info.stdout.split()
+    targets = [(s, ip, port, path) for (s, port, path), ip in zip(BEHIND_LOOPBACK, ips, strict=True)]
+    closed = container_answers(local_cluster, subnet, targets)
+    assert closed == {s: "000" for s, *_ in BEHIND_LOOPBACK}, closed
+    litellm = local_cluster.ssh("hydra-ai", "curl -s -m 5 -o /dev/null -w '%{http_code}' "
+                                            f"http://{local_cluster.host(STORAGE).address}:4000/health/readiness")
+    assert litellm.stdout == "200"  # what is published on the LAN address still answers through Docker's DNAT
+
+    local_cluster.ssh(STORAGE, "iptables -w -D DOCKER-USER -j HYDRA-GUARD && iptables -w -F HYDRA-GUARD")
+    try:
+        opened = container_answers(local_cluster, subnet, targets)
+        assert opened["prometheus"] == opened["alertmanager"] == opened["ollama-cpu"] == "200", opened
+    finally:
+        local_cluster.ssh(STORAGE, "systemctl restart docker.service")  # its drop-in runs the guard again
+    assert local_cluster.ssh(STORAGE, f"sh {GUARD} --check", check=False).returncode == 0
+    cfg = storage(load_inventory(local_cluster.inventory)[0].get_host(STORAGE).data.dict(), STORAGE)
+    for check in readiness(cfg).values():  # the stack restarted with Docker: every service answers again
+        local_cluster.ssh(STORAGE, f"timeout 300 sh -c {shlex.quote(f'until {check}; do sleep 1; done')}",
+                          timeout=320)
+    assert container_answers(local_cluster, subnet, targets) == closed
     again = deploy(target="deploys/storage.py")
     assert again.ok and again.no_op, again.errors() or again.changed

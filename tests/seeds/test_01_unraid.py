@@ -210,6 +210,8 @@ def test_a_reboot_keeps_the_stack_the_secrets_and_the_sysctl(adopted: DeployResu
     TIMES["reboot"] = time.monotonic() - started
     assert seeds.ssh(STORAGE, "test -e /opt/hydra-ram-marker", check=False).returncode != 0  # RAM really went
     assert "vm.overcommit_memory=1" in seeds.ssh(STORAGE, "cat /run/hydra-unraid/sysctl").stdout
+    # the docker guard came back from the go file (loopback-only ports stay so on Docker before 28)
+    assert seeds.ssh(STORAGE, "sh /mnt/user/appdata/hydra-stack/docker-guard.sh --check", check=False).returncode == 0
     assert before_state.count_rows(seeds) == before["rows"]
     assert before_state.count_keys(seeds, seeds.secrets.read()["redis_password"]) == before["keys"]
     assert statuses(seeds) == dict.fromkeys(GAPS, "closed")

@@ -37,6 +37,7 @@ def deploy_stack() -> None:
     from hydra_ops.services.secrets import host_secrets, secret_files
     from hydra_ops.services.stack import common, debian, unraid
     from hydra_ops.services.stack.capacity import check_host, check_ports
+    from hydra_ops.services.stack.guard import docker_guard
     from hydra_ops.services.stack.project import existing_compose
     from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc
     from hydra_ops.services.storage import storage
@@ -80,6 +81,7 @@ def deploy_stack() -> None:
     mounts.update(monitoring_files(cfg))
     # Unraid: the engine was checked by check_host, the project is adopted in place; Debian: the engine from apt
     (common.apply if platform == "unraid" else debian.apply)(cfg, mounts, existing, doc, unclaimed)
+    docker_guard(s.stack_dir, platform)  # loopback-only ports stay so on Docker before 28
     if cpu_name:
         cpu_fallback_models(list(cfg.litellm.ollama_cpu_models), compose(cfg, "exec", "-T", cpu_name))
     uptime_monitors(cfg)
