@@ -5,13 +5,13 @@ Run: `hydra deploy ai` (from a checkout also `pyinfra inventory.py deploys/ai.py
 
 from pyinfra import host
 
+from hydra_ops.config import host_config
 from hydra_ops.platform import preflight
-from hydra_ops.services import ai
 from hydra_ops.services.models import serve
 from hydra_ops.services.secrets import secret_files
 
 if "ai" in host.groups:
-    ai(host.data.dict(), host.name)  # all data checks before any fact or operation
+    host_config()  # every option of the host checked, once, before any fact or operation
     preflight("G3", "G11", "G10")
     secret_files()
     serve()  # models, TabbyAPI, the model loaded

@@ -5,13 +5,13 @@ Run: `hydra deploy compute` (from a checkout also `pyinfra inventory.py deploys/
 
 from pyinfra import host
 
+from hydra_ops.config import host_config
 from hydra_ops.platform import preflight
-from hydra_ops.services import compute
 from hydra_ops.services.lb import deploy_lb
 from hydra_ops.services.ollama import deploy_instances
 
 if "compute" in host.groups:
-    compute(host.data.dict(), host.name)  # all data checks before any fact or operation
+    host_config()  # every option of the host checked, once, before any fact or operation
     preflight("G1", "G2")  # a platform without a renderer stops every host before any change
     deploy_instances()
     deploy_lb()

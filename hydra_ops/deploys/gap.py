@@ -5,6 +5,7 @@
 
 from pyinfra import host
 
+from hydra_ops.config import host_config
 from hydra_ops.platform import preflight
 from hydra_ops.registry import gap
 
@@ -12,5 +13,6 @@ _gap = gap(str(host.data.get("hydra_gap") or ""))
 if not _gap.implemented:
     raise SystemExit(f"{_gap.id} has no bundle yet ({_gap.tracked_in})")
 if _gap.fixes == "all" or _gap.fixes in host.groups:
+    host_config()  # every option of the host checked, once, before any fact or operation
     preflight(_gap.id)
     _gap.load("bundle")()

@@ -4,12 +4,13 @@ sollol_gateway_host. Every host's group data is checked (placement against capac
 Run: `hydra deploy sollol` (from a checkout also `pyinfra inventory.py deploys/sollol.py`).
 """
 
-from pyinfra import host, inventory
+from pyinfra import host
 
+from hydra_ops.config import host_config
 from hydra_ops.platform import preflight
-from hydra_ops.services.sollol import deploy_sollol, inventory_nodes, sollol
+from hydra_ops.services.sollol import deploy_sollol
 
 if "sollol" in host.groups:
-    sollol(host.data.dict(), host.name, inventory_nodes(inventory))  # all data checks before any fact or operation
+    host_config()  # every option of the host checked, once, before any fact or operation
     preflight("S1")  # a platform without a renderer stops every host before any change
     deploy_sollol()

@@ -5,8 +5,9 @@ Run: `hydra deploy spark` (from a checkout also `pyinfra inventory.py deploys/sp
 
 from pyinfra import host
 
-from hydra_ops.services.spark import deploy_spark, members
+from hydra_ops.config import host_config
+from hydra_ops.services.spark import deploy_spark
 
 if "spark" in host.groups:
-    members()  # every spark host's data checked before any fact or operation
+    host_config()  # every option of the host (and every spark host's) checked, once, before any fact or operation
     deploy_spark()

@@ -6,24 +6,25 @@ detect.py reads the live config nginx runs.
 
 from __future__ import annotations
 
-from pyinfra import host
+from collections.abc import Mapping
+from typing import Any
+
 from pyinfra.api import deploy
 
-from hydra_ops.platform import PlatformOptions, current
+from hydra_ops import config
+from hydra_ops.platform import current
 from hydra_ops.services.lb import debian, nixos
 from hydra_ops.services.lb.options import LbOptions
 from hydra_ops.services.lb.state import drain_files, site
 from hydra_ops.services.ollama.options import OllamaOptions
-from hydra_ops.settings import load, load_all
+from hydra_ops.settings import load_all
 from hydra_ops.validation import ValidationError
 
 PLATFORMS = ("debian", "nixos")
 
 
-def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOptions, OllamaOptions]:
+def lb_options(data: Mapping[str, Any], name: str) -> tuple[LbOptions, OllamaOptions]:
     """The LB's options and the instances it serves (the LB port must be none of their ports)."""
-    data = host.data.dict() if data is None else data
-    name = name or host.name
     lb, ollama = load_all(data, name, LbOptions, OllamaOptions)
     if lb.lb_port in {p for front in ollama.fronts for p in front}:
         raise ValidationError(name, [f"lb_port: {lb.lb_port} is also an Ollama instance's port"])
@@ -33,10 +34,12 @@ def lb_options(data: dict | None = None, name: str | None = None) -> tuple[LbOpt
 @deploy("G2 nginx LB")
 def deploy_lb() -> None:
     """Put the LB config in place the platform's checked way."""
-    lb, ollama = lb_options()
+    cfg = config.host_config()
+    compute = cfg.need(cfg.compute, "lb_port")
+    lb, ollama = compute.lb, compute.ollama
     if current() == "nixos":  # the config is checked at build time: no includes from outside the store
-        config = site(lb, ollama.fronts, ollama.ollama_bind_address)
-        nixos.apply(lb, config, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
+        site_conf = site(lb, ollama.fronts, ollama.ollama_bind_address)
+        nixos.apply(lb, site_conf, cfg.platform.nixos_config_dir)
     else:
-        config = site(lb, ollama.fronts, ollama.ollama_bind_address, lb.lb_drain_dir)
-        debian.apply(lb, config, drain_files(lb, ollama.fronts, lb.lb_drain_dir))
+        site_conf = site(lb, ollama.fronts, ollama.ollama_bind_address, lb.lb_drain_dir)
+        debian.apply(lb, site_conf, drain_files(lb, ollama.fronts, lb.lb_drain_dir))

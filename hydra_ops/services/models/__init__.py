@@ -14,14 +14,13 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server
 
+from hydra_ops import config
 from hydra_ops.operations.packages import debian_packages
 from hydra_ops.platform import PlatformOptions, current
 from hydra_ops.render import render
 from hydra_ops.services.models.options import ModelsOptions
-from hydra_ops.services.tabbyapi.options import TabbyOptions, roles
-from hydra_ops.services.tabbyapi.options import options as tabby_options
+from hydra_ops.services.tabbyapi.options import TabbyOptions
 from hydra_ops.services.tabbyapi.state import app_dir
-from hydra_ops.settings import load_all
 
 PLATFORMS = ("debian", "nixos")
 FETCH_SCRIPT = "model-fetch.sh"
@@ -39,9 +38,9 @@ def marker(model_dir: str, dest: str) -> str:
 
 def _options() -> tuple[ModelsOptions, TabbyOptions, PlatformOptions]:
     """The models, TabbyAPI's settings (its model directory) and the host's platform settings, checked together."""
-    data = host.data.dict()
-    models, platform = load_all(data, host.name, ModelsOptions, PlatformOptions)
-    return models, tabby_options(data, host.name), platform
+    cfg = config.host_config()
+    ai = cfg.need(cfg.ai, "tabby_models")
+    return ai.models, ai.stable, cfg.platform
 
 
 @deploy("G11 model fetch")
@@ -94,7 +93,8 @@ def serve() -> None:
 
 def load_model() -> None:
     """Load tabby_model_name through /v1/model/load (admin key from api_tokens.yml) unless it is already loaded."""
-    serving, _ = roles(host.data.dict(), host.name)  # whatever serves on tabby_port
+    cfg = config.host_config()
+    serving = cfg.need(cfg.ai, "tabby_serving").serving  # whatever serves on tabby_port
     load_served(app_dir(serving), serving.tabby_port, serving.tabby_model_name)
 
 

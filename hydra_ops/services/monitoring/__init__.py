@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pyinfra import host
 
-from hydra_ops.platform import PlatformOptions
-from hydra_ops.services.monitoring.options import MonitoringOptions
-from hydra_ops.settings import load
+from hydra_ops import config
 from hydra_ops.validation import ValidationError
 
 PLATFORMS = ("debian", "nixos", "unraid")
@@ -32,8 +30,8 @@ def deploy_exporters() -> None:
     """The exporters this host gets (a GPU exporter only where GPUs are expected)."""
     from hydra_ops.platform import current
 
-    o = load(MonitoringOptions, host.data.dict(), host.name)
-    p = load(PlatformOptions, host.data.dict(), host.name)
+    cfg = config.host_config()
+    o, p = cfg.monitoring, cfg.platform
     gpu_port = o.gpu_exporter_port if p.expected_gpu_count else None
     platform = current()
     if platform == "nixos":
@@ -51,14 +49,12 @@ def deploy_exporters() -> None:
 def unraid_exporters(gpu_port: int | None) -> None:
     """Unraid installs nothing on the host: the node exporter is the storage stack's `node-exporter` service
     (deploys/storage.py runs it); refuse what cannot be had there, before any change."""
-    from hydra_ops.services.stack.options import StackOptions
-
     problems = []
     if gpu_port is not None:
         problems.append("expected_gpu_count: no GPU exporter for Unraid hosts (the stack has none)")
-    data = {k: v for k, v in host.data.dict().items() if k.startswith(StackOptions.prefixes)}
-    if not load(StackOptions, data, host.name).named("node-exporter"):
+    stored = config.host_config().storage  # the stack: on the hosts of group storage
+    if stored is None or not stored.stack.named("node-exporter"):
         problems.append("stack_services: no node-exporter service (on Unraid the node exporter runs in the "
-                        "stack; add one, e.g. prom/node-exporter)")
+                        "storage group's stack; add one, e.g. prom/node-exporter)")
     if problems:
         raise ValidationError(host.name, problems)

@@ -12,20 +12,21 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
+from hydra_ops import config
 from hydra_ops.facts.gpus import NvidiaGpus
 from hydra_ops.facts.ollama import OllamaModels
-from hydra_ops.platform import PlatformOptions, current
+from hydra_ops.platform import current
 from hydra_ops.services.ollama import debian, nixos
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.services.ollama.state import missing_models
-from hydra_ops.settings import load
 from hydra_ops.validation import check_gpus
 
 PLATFORMS = ("debian", "nixos")
 
 
 def _options() -> OllamaOptions:
-    return load(OllamaOptions, host.data.dict(), host.name)
+    cfg = config.host_config()
+    return cfg.need(cfg.compute, "ollama_instances").ollama
 
 
 @deploy("G1 dual Ollama")
@@ -34,12 +35,11 @@ def deploy_instances() -> None:
     o = _options()
     check_gpus(o.instances, host.get_fact(NvidiaGpus), host.name)
     if current() == "nixos":
-        nixos.apply(o, load(PlatformOptions, host.data.dict(), host.name).nixos_config_dir)
+        nixos.apply(o, config.host_config().platform.nixos_config_dir)
         pull_models(o, path="/run/current-system/sw/bin")
     else:
-        from hydra_ops.services.lb.options import LbOptions  # where the LB keeps each instance's upstream line
-
-        debian.apply(o, load(LbOptions, host.data.dict(), host.name).lb_drain_dir)
+        cfg = config.host_config()  # where the LB keeps each instance's upstream line
+        debian.apply(o, cfg.need(cfg.compute, "lb_drain_dir").lb.lb_drain_dir)
         pull_models(o)
 
 

@@ -14,9 +14,9 @@ from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files
 
+from hydra_ops import config
 from hydra_ops.operations.secret import secret_file
 from hydra_ops.secrets import SecretsError, SecretStore
-from hydra_ops.services.secrets.options import options
 from hydra_ops.validation import ValidationError
 
 PLATFORMS = ("debian", "nixos", "unraid")
@@ -30,7 +30,7 @@ def _decrypted(store: SecretStore) -> dict[str, str]:
 
 def host_secrets(names: list[str]) -> dict[str, str]:
     """The named secrets for the current host; a clear error (names only) before any change if one is missing."""
-    store = SecretStore.from_data(host.data.dict())
+    store = SecretStore.from_data(config.host_config().secrets.model_dump())
     try:
         values = _decrypted(store)
     except SecretsError as exc:
@@ -47,7 +47,7 @@ def secret_files(skip: Collection[str] = (), only: Collection[str] | None = None
     operation (None when already right) so services that read one can restart when it changes. skip/only: a
     password a service keeps itself is written after the service took the new value (its copy is the value in
     use until then)."""
-    o = options(host.data.dict(), host.name)
+    o = config.host_config().secrets
     items = [i for i in o.secret_files if i.secret not in skip and (only is None or i.secret in only)]
     if not items:
         return {}

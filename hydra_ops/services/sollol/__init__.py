@@ -13,6 +13,7 @@ from typing import Any
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 
+from hydra_ops import config
 from hydra_ops.services.ollama.options import OllamaOptions
 from hydra_ops.services.sollol.options import SollolOptions
 from hydra_ops.settings import load, load_all
@@ -51,7 +52,8 @@ def deploy_sollol() -> None:
     from hydra_ops.services.sollol import debian
 
     nodes = inventory_nodes(inventory)
-    so = sollol(host.data.dict(), host.name, nodes)
+    whole = config.host_config()
+    so = whole.need(whole.sollol, "sollol_nodes")
     deploy_instances()
     deploy_lb()  # nginx serves the instance's public port (model management stays on loopback)
     pull_models(_options(), models=so.models_on(host.name))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
+from hydra_ops import config
 from hydra_ops.services.spark.options import Member, cluster
 
 GROUP = "spark"
@@ -30,7 +31,8 @@ def deploy_spark() -> None:
     from hydra_ops.platform import preflight
     from hydra_ops.services.spark import debian, traefik
 
-    everyone = members()
+    whole = config.host_config()
+    everyone = whole.need(whole.spark, "spark")
     me = next(m for m in everyone if m.name == host.name)
     preflight("V1")  # a platform without a renderer stops the host before any change
     debian.apply(me.options, me.address)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 
+from hydra_ops import config
+
 PLATFORMS = ("debian", "unraid")
 
 
@@ -40,10 +42,10 @@ def deploy_stack() -> None:
     from hydra_ops.services.stack.guard import docker_guard
     from hydra_ops.services.stack.project import existing_compose
     from hydra_ops.services.stack.state import COMPOSE_FILE, compose, compose_doc
-    from hydra_ops.services.storage import storage
     from hydra_ops.validation import ValidationError
 
-    cfg = storage(host.data.dict(), host.name)
+    whole = config.host_config()
+    cfg = whole.need(whole.storage, "stack_services")
     s = cfg.stack
     platform = current()
     if platform == "unraid":

@@ -10,14 +10,13 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
+from hydra_ops import config
 from hydra_ops.facts.gpus import NvidiaGpus
 from hydra_ops.operations.service import run_and_restart_on_change
-from hydra_ops.platform import PlatformOptions, current
+from hydra_ops.platform import current
 from hydra_ops.services.secrets import host_secrets
 from hydra_ops.services.tabbyapi import debian, install, nixos
-from hydra_ops.services.tabbyapi.options import roles
 from hydra_ops.services.tabbyapi.state import CANARY_UNIT, UNIT
-from hydra_ops.settings import load
 from hydra_ops.validation import ValidationError
 
 PLATFORMS = ("debian", "nixos")
@@ -26,8 +25,9 @@ PLATFORMS = ("debian", "nixos")
 @deploy("G10 TabbyAPI")
 def tabbyapi() -> None:
     """Install and run what tabby_serving selects on tabby_port, and the canary beside it when there is one."""
-    serving, canary = roles(host.data.dict(), host.name)
-    platform = load(PlatformOptions, host.data.dict(), host.name)
+    cfg = config.host_config()
+    ai, platform = cfg.need(cfg.ai, "tabby_serving"), cfg.platform
+    serving, canary = ai.serving, ai.canary
     present = {g["index"] for g in host.get_fact(NvidiaGpus)}
     missing = [g for g in serving.tabby_gpus if g not in present]
     if missing:
