@@ -5,10 +5,12 @@ the stack's unauthenticated APIs (CPU Ollama, Prometheus, Alertmanager) listen o
 from __future__ import annotations
 
 import shlex
+import subprocess
 from collections.abc import Callable
 
 import pytest
 
+from devcluster.local import network
 from devcluster.local.cluster import Cluster
 from hydra_ops.runner import DeployResult
 from hydra_ops.services.stack.state import readiness
@@ -62,19 +64,25 @@ BEHIND_LOOPBACK = [("prometheus", 9090, "/api/v1/status/config"), ("alertmanager
                    ("ollama-cpu", 11434, "/api/version"), ("n8n", 5678, "/rest/settings"),
                    ("uptime-kuma", 3001, "/")]
 GUARD = "/opt/hydra-stack/docker-guard.sh"
+NEIGHBOUR = "10.213.7.66"  # on the default flavour's bridge, no host's address
 
 
 def container_answers(cluster: Cluster, subnet: str, targets: list[tuple[str, str, int, str]]) -> dict[str, str]:
-    """From hydra-ai, a LAN neighbour that routes the project's subnet through the storage host: the HTTP code
-    each container answers on its own address ('000' when nothing comes back)."""
-    route = f"{subnet} via {cluster.host(STORAGE).address}"
-    calls = "; ".join(f"echo {name} $(curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{ip}:{port}{path})"
-                      for name, ip, port, path in targets)
+    """From a machine on the LAN that is none of the cluster's hosts (a namespace on the cluster's bridge, where
+    root may add routes) and routes the project's subnet through the storage host: the HTTP code each container
+    answers on its own address ('000' when nothing comes back)."""
+    net, name = cluster.spec.net, "lan-neighbour"
+    ns = network.netns_name(net, name)
+    calls = "; ".join(f"echo {svc} $(curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{ip}:{port}{path})"
+                      for svc, ip, port, path in targets)
     try:
-        cluster.ssh("hydra-ai", f"ip route replace {route}")
-        out = cluster.ssh("hydra-ai", calls, check=False).stdout
+        network.host_up(net, name, NEIGHBOUR)
+        subprocess.run(["ip", "-n", ns, "route", "replace", subnet, "via", cluster.host(STORAGE).address],
+                       check=True)
+        out = subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", calls], capture_output=True, text=True,
+                             timeout=60).stdout
     finally:
-        cluster.ssh("hydra-ai", f"ip route del {route}", check=False)
+        network.host_down(net, name)
     return dict(line.split() for line in out.splitlines())
 
 
@@ -108,5 +116,6 @@ def test_a_neighbour_routing_to_the_containers_reaches_none_of_the_loopback_serv
         local_cluster.ssh(STORAGE, f"timeout 300 sh -c {shlex.quote(f'until {check}; do sleep 1; done')}",
                           timeout=320)
     assert container_answers(local_cluster, subnet, targets) == closed
+    print(f"\nrouted from the LAN to the containers' own addresses: with the guard {closed}; without it {opened}")
     again = deploy(target="deploys/storage.py")
     assert again.ok and again.no_op, again.errors() or again.changed
