@@ -32,14 +32,15 @@ def _options() -> OllamaOptions:
 @deploy("G1 dual Ollama")
 def deploy_instances() -> None:
     """Run one instance per configured GPU (their GPUs must exist), then pull the configured models once."""
-    o = _options()
+    cfg = config.host_config()
+    compute = cfg.need(cfg.compute, "ollama_instances")
+    o = compute.ollama
     check_gpus(o.instances, host.get_fact(NvidiaGpus), host.name)
     if current() == "nixos":
-        nixos.apply(o, config.host_config().platform.nixos_config_dir)
+        nixos.apply(o, cfg.platform.nixos_config_dir)
         pull_models(o, path="/run/current-system/sw/bin")
     else:
-        cfg = config.host_config()  # where the LB keeps each instance's upstream line
-        debian.apply(o, cfg.need(cfg.compute, "lb_drain_dir").lb.lb_drain_dir)
+        debian.apply(o, compute.lb.lb_drain_dir)  # where the LB keeps each instance's upstream line
         pull_models(o)
 
 
