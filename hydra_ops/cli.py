@@ -56,27 +56,15 @@ def _inventory(cluster_name: str | None) -> str:
 @cluster_option
 def validate(cluster_name: str | None) -> None:
     """Check every host's group data with the deploys' own validators, without connecting to any host."""
-    from hydra_ops.services import ai, compute
-    from hydra_ops.services.secrets.options import options as secrets
-    from hydra_ops.services.sollol import inventory_nodes, sollol
-    from hydra_ops.services.spark.options import cluster as spark
-    from hydra_ops.services.storage import storage
+    from hydra_ops.config import resolve
     from hydra_ops.targets import load_inventory
     from hydra_ops.validation import ValidationError
 
     inventory, _ = load_inventory(_inventory(cluster_name))
-    checks = {"compute": compute, "ai": ai, "storage": storage,
-              "sollol": lambda data, name: sollol(data, name, inventory_nodes(inventory)),
-              "spark": lambda data, name: spark([(h.name, h.data.dict()) for h in inventory.get_group("spark", [])],
-                                                name)}
     failed = False
     for host in inventory:
-        data = host.data.dict()
         try:
-            secrets(data, host.name)
-            for group, check in checks.items():
-                if group in host.groups:
-                    check(data, host.name)
+            resolve(host)  # what every deploy checks first: all of the host's options, one error for all
             click.echo(f"{host.name}: ok")
         except ValidationError as exc:
             click.echo(str(exc), err=True)

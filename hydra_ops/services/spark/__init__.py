@@ -13,15 +13,8 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from hydra_ops import config
-from hydra_ops.services.spark.options import Member, cluster
 
 GROUP = "spark"
-
-
-def members() -> list[Member]:
-    """Every spark host's validated options and address (inventory order); one error lists every problem."""
-    hosts = [(h.name, h.data.dict()) for h in host.inventory.get_group(GROUP, [])]
-    return cluster(hosts, host.name)
 
 
 @deploy("Spark vLLM cluster")
